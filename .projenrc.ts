@@ -1,0 +1,148 @@
+import { javascript, typescript } from 'projen';
+
+const MIKRO_ORM = '6.6.16';
+
+const project = new typescript.TypeScriptProject({
+  name: 'cdk-lambda-tasks',
+  description:
+    'Background tasks for TypeScript apps on MikroORM + PostgreSQL: enqueue after commit, run on AWS Lambda from SQS, record every outcome.',
+  license: 'MIT',
+  copyrightOwner: 'cdk-lambda-tasks contributors',
+  defaultReleaseBranch: 'main',
+  projenrcTs: true,
+  github: false,
+  release: false,
+  packageManager: javascript.NodePackageManager.NPM,
+  minNodeVersion: '20.0.0',
+  typescriptVersion: '5.9.3',
+  tsconfigDevFile: 'tsconfig.dev.json',
+  sampleCode: false,
+  srcdir: 'src',
+  testdir: 'test',
+  libdir: 'lib',
+  entrypoint: 'lib/index.js',
+  entrypointTypes: 'lib/index.d.ts',
+  tsconfig: {
+    compilerOptions: {
+      strict: true,
+      target: 'ES2022',
+      lib: ['es2022'],
+      module: 'commonjs',
+      types: ['node'],
+      esModuleInterop: true,
+      skipLibCheck: true,
+      noUnusedLocals: true,
+      noUnusedParameters: true,
+      noImplicitReturns: true,
+      noFallthroughCasesInSwitch: true,
+    },
+  },
+  tsconfigDev: {
+    include: ['examples/**/*.ts', 'bench/**/*.ts', 'integ/**/*.ts'],
+    compilerOptions: {
+      types: ['node', 'jest'],
+      // mikro-orm-pglite declares its types only under "exports", which moduleResolution node10 does not read.
+      baseUrl: '.',
+      paths: { 'mikro-orm-pglite': ['node_modules/mikro-orm-pglite/dist/index.d.ts'] },
+    },
+  },
+  deps: ['@aws-sdk/client-sqs@^3.900.0', '@aws-sdk/client-secrets-manager@^3.900.0'],
+  peerDependencyOptions: { pinnedDevDependency: false },
+  peerDeps: [
+    '@mikro-orm/core@^6.6',
+    '@mikro-orm/postgresql@^6.6',
+    '@mikro-orm/migrations@^6.6',
+    'zod@^4',
+    'aws-cdk-lib@^2.257.0',
+    'constructs@^10',
+  ],
+  devDeps: [
+    `@mikro-orm/core@${MIKRO_ORM}`,
+    `@mikro-orm/postgresql@${MIKRO_ORM}`,
+    `@mikro-orm/migrations@${MIKRO_ORM}`,
+    `@mikro-orm/knex@${MIKRO_ORM}`,
+    'zod@4.6.7',
+    'aws-cdk-lib@2.257.0',
+    'constructs@10.5.0',
+    'aws-cdk@2.1148.1',
+    'esbuild@0.27.7',
+    'mikro-orm-pglite@0.5.1',
+    '@electric-sql/pglite@0.3.16',
+    'fauxqs@1.9.2',
+    'aws-sdk-client-mock@4.1.0',
+    'typedoc@0.28.20',
+    'typedoc-plugin-markdown@4.14.1',
+    'typedoc-plugin-merge-modules@7.0.0',
+    '@types/node@20.19.43',
+    'pg@8.16.3',
+    '@types/pg@8.15.6',
+    'ts-node@10.9.2',
+    '@types/aws-lambda@8.10.164',
+  ],
+  jestOptions: {
+    jestVersion: '^29',
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testTimeout: 60_000,
+      collectCoverage: false,
+      globalSetup: undefined,
+    },
+  },
+  eslint: true,
+  prettier: false,
+  gitignore: ['.docgen/', 'cdk.out/', '*.tsbuildinfo', '/.tmp/'],
+  npmIgnoreOptions: { ignorePatterns: ['/integ/', '/examples/', '/bench/', '/.ci/'] },
+});
+
+// Package shape: runtime subpaths, with typesVersions for moduleResolution "node".
+project.package.addField('exports', {
+  '.': { types: './lib/index.d.ts', default: './lib/index.js' },
+  './runtime': { types: './lib/runtime/index.d.ts', default: './lib/runtime/index.js' },
+  './runtime/testing': { types: './lib/runtime/testing.d.ts', default: './lib/runtime/testing.js' },
+  './runtime/migrations': { types: './lib/runtime/migrations.d.ts', default: './lib/runtime/migrations.js' },
+  './package.json': './package.json',
+});
+project.package.addField('typesVersions', {
+  '*': {
+    'runtime': ['lib/runtime/index.d.ts'],
+    'runtime/testing': ['lib/runtime/testing.d.ts'],
+    'runtime/migrations': ['lib/runtime/migrations.d.ts'],
+  },
+});
+project.package.addField('peerDependenciesMeta', {
+  'aws-cdk-lib': { optional: true },
+  'constructs': { optional: true },
+  '@mikro-orm/migrations': { optional: true },
+});
+project.package.addField('sideEffects', false);
+
+// API.md: typedoc into .docgen, then move (typedoc empties its output folder).
+const docgen = project.addTask('docgen', {
+  description: 'Generate API.md with typedoc',
+  steps: [
+    {
+      exec:
+        'typedoc --plugin typedoc-plugin-markdown --plugin typedoc-plugin-merge-modules --mergeModulesMergeMode project ' +
+        '--entryPoints src/index.ts src/runtime/index.ts src/runtime/testing.ts src/runtime/migrations.ts ' +
+        '--tsconfig tsconfig.dev.json --router module --readme none --entryFileName API.md --hidePageHeader --hideBreadcrumbs --disableSources --out .docgen',
+    },
+    { exec: 'mv .docgen/API.md API.md && rm -rf .docgen' },
+  ],
+});
+project.addTask('docgen:check', {
+  description: 'Fail when API.md is out of date',
+  steps: [{ spawn: docgen.name }, { exec: 'git diff --exit-code -- API.md' }],
+});
+
+// PGlite loads its wasm with a dynamic import(), which jest's CommonJS VM allows only with this flag.
+const JEST_NODE_OPTIONS = '--experimental-vm-modules --disable-warning=ExperimentalWarning';
+project.testTask.env('NODE_OPTIONS', JEST_NODE_OPTIONS);
+
+project.addTask('test:pglite', {
+  env: { NODE_OPTIONS: JEST_NODE_OPTIONS },
+  description: 'Run the runtime tests on embedded PGlite (no DATABASE_URL)',
+  exec: 'env -u DATABASE_URL jest --passWithNoTests test/runtime',
+});
+
+project.synth();

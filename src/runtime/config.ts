@@ -1,0 +1,195 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { ConfigurationError } from './errors';
+import type { QueueSettings } from './types';
+
+/** The longest SQS delay and the longest Lambda run, in seconds. */
+export const MAX_TIMEOUT_SECONDS = 900;
+
+/** Options of {@link configureLambdaTasks}; each one falls back to its environment variable, then to its default. */
+export interface LambdaTasksOptions {
+  /**
+   * Queue name → URL, or → `{ url, dlqUrl, maxHardTimeout }` (as `LambdaTasksQueue` writes it). Must include `default` unless eager.
+   * @default - `LAMBDA_TASKS_QUEUES` (JSON)
+   */
+  readonly queues?: Readonly<Record<string, string | QueueSettings>>;
+  /**
+   * Soft timeout of tasks that set none, in seconds (1..900).
+   * @default - `LAMBDA_TASKS_DEFAULT_SOFT_TIMEOUT`, else 270
+   */
+  readonly defaultSoftTimeout?: number;
+  /**
+   * Hard timeout of tasks that set none, in seconds (1..900).
+   * @default - `LAMBDA_TASKS_DEFAULT_HARD_TIMEOUT`, else 300
+   */
+  readonly defaultHardTimeout?: number;
+  /**
+   * Run committed invocations in-process instead of sending them to SQS (development, tests).
+   * @default - `LAMBDA_TASKS_EAGER`, else false
+   */
+  readonly eager?: boolean;
+  /**
+   * In eager mode, rethrow a task's error from the flush/commit (Celery's `task_eager_propagates`).
+   * @default - `LAMBDA_TASKS_EAGER_PROPAGATE`, else false
+   */
+  readonly eagerPropagate?: boolean;
+  /**
+   * What a failed send after commit does: `'log'` logs the task ids and leaves the rows for the relay;
+   * `'throw'` also rejects the caller's flush/commit with `TaskDispatchError`.
+   * @default - `LAMBDA_TASKS_ON_DISPATCH_ERROR`, else 'log'
+   */
+  readonly onDispatchError?: 'log' | 'throw';
+  /**
+   * The SQS client used for sending.
+   * @default - a client from the AWS SDK's default chain (`AWS_ENDPOINT_URL_SQS` is honoured)
+   */
+  readonly sqsClient?: SQSClient;
+}
+
+/** The validated configuration. */
+export interface ResolvedLambdaTasksConfig {
+  readonly queues: Readonly<Record<string, QueueSettings>>;
+  readonly defaultSoftTimeout: number;
+  readonly defaultHardTimeout: number;
+  readonly eager: boolean;
+  readonly eagerPropagate: boolean;
+  readonly onDispatchError: 'log' | 'throw';
+}
+
+let options: LambdaTasksOptions = {};
+let resolved: ResolvedLambdaTasksConfig | undefined;
+let defaultSqsClient: SQSClient | undefined;
+
+/**
+ * Configures the runtime in code. Anything not given here is read from the
+ * `LAMBDA_TASKS_*` environment variables. Validation happens on first use.
+ *
+ * @example
+ * import { configureLambdaTasks } from 'cdk-lambda-tasks/runtime';
+ * configureLambdaTasks({ queues: { default: process.env.TASKS_QUEUE_URL! }, onDispatchError: 'throw' });
+ */
+export function configureLambdaTasks(newOptions: LambdaTasksOptions): void {
+  options = { ...newOptions };
+  resolved = undefined;
+}
+
+/** Forgets the configuration so the next use reads options and environment again (tests). */
+export function resetLambdaTasksConfig(): void {
+  options = {};
+  resolved = undefined;
+  defaultSqsClient = undefined;
+}
+
+const timeoutSchema = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
+const queueSettingsSchema = z.union([
+  z.url(),
+  z.strictObject({
+    url: z.url().optional(),
+    dlqUrl: z.url().optional(),
+    maxHardTimeout: timeoutSchema.optional(),
+  }),
+]);
+const queuesSchema = z.record(z.string().min(1), queueSettingsSchema);
+
+function issuesText(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+function parseField<T>(field: string, schema: z.ZodType<T>, value: unknown, hint: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ConfigurationError(field, `${issuesText(result.error)} (${hint})`);
+  return result.data;
+}
+
+function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  return parseField(name, timeoutSchema, Number.isNaN(value) ? raw : value, 'an integer number of seconds from 1 to 900');
+}
+
+function envBoolean(name: string): boolean | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigurationError(name, `"${raw}" is not a boolean (use true or false)`);
+}
+
+function envQueues(): Record<string, unknown> | undefined {
+  const raw = process.env.LAMBDA_TASKS_QUEUES;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigurationError('LAMBDA_TASKS_QUEUES', `is not valid JSON (${(error as Error).message}); expected {"default": "https://sqs…"}`);
+  }
+}
+
+function resolveConfig(): ResolvedLambdaTasksConfig {
+  const eager = options.eager ?? envBoolean('LAMBDA_TASKS_EAGER') ?? false;
+  const eagerPropagate = options.eagerPropagate ?? envBoolean('LAMBDA_TASKS_EAGER_PROPAGATE') ?? false;
+  const softField = options.defaultSoftTimeout !== undefined ? 'defaultSoftTimeout' : 'LAMBDA_TASKS_DEFAULT_SOFT_TIMEOUT';
+  const hardField = options.defaultHardTimeout !== undefined ? 'defaultHardTimeout' : 'LAMBDA_TASKS_DEFAULT_HARD_TIMEOUT';
+  const hint = 'an integer number of seconds from 1 to 900';
+  const defaultSoftTimeout =
+    options.defaultSoftTimeout !== undefined ? parseField(softField, timeoutSchema, options.defaultSoftTimeout, hint) : envNumber(softField) ?? 270;
+  const defaultHardTimeout =
+    options.defaultHardTimeout !== undefined ? parseField(hardField, timeoutSchema, options.defaultHardTimeout, hint) : envNumber(hardField) ?? 300;
+  if (defaultSoftTimeout >= defaultHardTimeout) {
+    throw new ConfigurationError(softField, `the default soft timeout (${defaultSoftTimeout} s) must be below the default hard timeout (${defaultHardTimeout} s, ${hardField})`);
+  }
+  const onDispatchErrorRaw = options.onDispatchError ?? process.env.LAMBDA_TASKS_ON_DISPATCH_ERROR ?? 'log';
+  const onDispatchError = parseField(
+    options.onDispatchError !== undefined ? 'onDispatchError' : 'LAMBDA_TASKS_ON_DISPATCH_ERROR',
+    z.enum(['log', 'throw']),
+    onDispatchErrorRaw,
+    "use 'log' or 'throw'",
+  );
+
+  const queuesField = options.queues !== undefined ? 'queues' : 'LAMBDA_TASKS_QUEUES';
+  const rawQueues = options.queues ?? envQueues();
+  let queues: Record<string, QueueSettings> = {};
+  if (rawQueues === undefined) {
+    if (!eager) {
+      throw new ConfigurationError(queuesField, 'is not set: give at least {"default": "<SQS queue URL>"} (or enable eager mode for development)');
+    }
+  } else {
+    const parsed = parseField(queuesField, queuesSchema, rawQueues, 'a JSON object of queue name → URL or {url, dlqUrl, maxHardTimeout}');
+    queues = Object.fromEntries(Object.entries(parsed).map(([name, value]) => [name, typeof value === 'string' ? { url: value } : value]));
+    if (!eager) {
+      for (const [name, settings] of Object.entries(queues)) {
+        if (!settings.url) throw new ConfigurationError(`${queuesField}.${name}`, 'has no url (only eager mode runs without queue URLs)');
+      }
+    }
+  }
+  if (!queues.default) {
+    if (!eager) throw new ConfigurationError(queuesField, 'must include a "default" queue');
+    queues = { default: {}, ...queues };
+  }
+  return { queues, defaultSoftTimeout, defaultHardTimeout, eager, eagerPropagate, onDispatchError };
+}
+
+/** The validated configuration, resolved from options and environment on first use. Throws `ConfigurationError`. */
+export function getLambdaTasksConfig(): ResolvedLambdaTasksConfig {
+  resolved ??= resolveConfig();
+  return resolved;
+}
+
+/** The settings of a named queue; unknown names throw `ConfigurationError` naming the known ones. */
+export function getQueueSettings(queue: string): QueueSettings {
+  const { queues } = getLambdaTasksConfig();
+  const settings = queues[queue];
+  if (!settings) {
+    throw new ConfigurationError('queue', `unknown queue "${queue}"; configured queues: ${Object.keys(queues).join(', ')}`);
+  }
+  return settings;
+}
+
+/** The SQS client: the configured one, else one built once from the SDK's default chain. */
+export function getSqsClient(): SQSClient {
+  if (options.sqsClient) return options.sqsClient;
+  defaultSqsClient ??= new SQSClient({});
+  return defaultSqsClient;
+}

@@ -1,0 +1,115 @@
+import { ChangeSetType, type EntityManager, type EventSubscriber, type FlushEventArgs, type TransactionEventArgs } from '@mikro-orm/core';
+import { getLambdaTasksConfig } from './config';
+import { LambdaTasksError, TaskDispatchError } from './errors';
+import { libraryLog } from './logger';
+import { TaskRecord, TaskStatus } from './record';
+import { markDispatched } from './records/markDispatched';
+import { selectQueuedIds } from './records/selectQueuedIds';
+import { sendTaskMessages, type OutgoingTask } from './send';
+
+/** The root (outermost) transaction of a possibly nested knex transaction (savepoints point to their parent). */
+function rootTransaction(trx: object): object {
+  let current = trx as { parentTransaction?: object };
+  while (current.parentTransaction) current = current.parentTransaction as { parentTransaction?: object };
+  return current;
+}
+
+/** Runs committed invocations in-process instead of sending them (eager mode). Set by the executor module. */
+type EagerRunner = (em: EntityManager, tasks: readonly OutgoingTask[]) => Promise<void>;
+let eagerRunner: EagerRunner | undefined;
+
+/** Installs the eager runner (done by the executor module, which the dispatcher must not import). */
+export function setEagerRunner(runner: EagerRunner): void {
+  eagerRunner = runner;
+}
+
+/**
+ * Sends committed tasks (or runs them, in eager mode), sets `dispatched_at` on the sent
+ * rows, and reports failures: logged with the ids, rethrown as `TaskDispatchError` when
+ * `onDispatchError` is 'throw'. Rows that failed stay undispatched for the relay.
+ */
+export async function dispatchCommitted(em: EntityManager, tasks: readonly OutgoingTask[]): Promise<void> {
+  if (tasks.length === 0) return;
+  const config = getLambdaTasksConfig();
+  if (config.eager) {
+    if (!eagerRunner) throw new LambdaTasksError('eager mode needs the executor: import it from cdk-lambda-tasks/runtime');
+    await eagerRunner(em, tasks);
+    return;
+  }
+  const outcome = await sendTaskMessages(tasks);
+  try {
+    await markDispatched(em, outcome.sent);
+  } catch (error) {
+    // The messages are out; a relay may send them again and the claim skips the duplicate.
+    libraryLog.warn('could not set dispatched_at after sending', { taskIds: outcome.sent, error: (error as Error).message });
+  }
+  if (outcome.failed.length > 0) {
+    const taskIds = outcome.failed.map((f) => f.id);
+    libraryLog.error('sending task messages failed; the rows stay QUEUED for relayQueuedTasks()', {
+      taskIds,
+      reasons: [...new Set(outcome.failed.map((f) => f.reason))],
+    });
+    if (config.onDispatchError === 'throw') throw new TaskDispatchError(taskIds, outcome.firstError);
+  }
+}
+
+function toOutgoing(record: TaskRecord): OutgoingTask {
+  return { id: record.id, taskName: record.taskName, kwargs: record.kwargs, queue: record.queue, runAfter: record.runAfter };
+}
+
+/**
+ * The outbox: collects the task records created by each flush and sends their messages
+ * only once they are committed — at once for a flush outside a transaction, at the root
+ * transaction's commit otherwise; nothing on rollback. At commit it sends only the ids
+ * that exist as QUEUED rows, so rows of a rolled-back savepoint are never sent.
+ * `withLambdaTasks()` registers it.
+ */
+export class TaskDispatchSubscriber implements EventSubscriber {
+  private readonly pending = new WeakMap<object, Map<string, OutgoingTask>>();
+
+  public async afterFlush(args: FlushEventArgs): Promise<void> {
+    const created: OutgoingTask[] = [];
+    for (const changeSet of args.uow.getChangeSets()) {
+      if (changeSet.type === ChangeSetType.CREATE && changeSet.entity instanceof TaskRecord && changeSet.entity.status === TaskStatus.QUEUED) {
+        created.push(toOutgoing(changeSet.entity));
+      }
+    }
+    if (created.length > 0) await this.registerInserted(args.em, created);
+  }
+
+  /** Registers rows just inserted through `em`: sent after its root transaction commits, or now outside one. */
+  public async registerInserted(em: EntityManager, tasks: readonly OutgoingTask[]): Promise<void> {
+    if (!em.isInTransaction()) {
+      await dispatchCommitted(em, tasks);
+      return;
+    }
+    const root = rootTransaction(em.getTransactionContext() as object);
+    let pending = this.pending.get(root);
+    if (!pending) {
+      pending = new Map();
+      this.pending.set(root, pending);
+    }
+    for (const task of tasks) pending.set(task.id, task);
+  }
+
+  public async afterTransactionCommit(args: TransactionEventArgs): Promise<void> {
+    const trx = args.transaction as object | undefined;
+    const pending = trx ? this.pending.get(trx) : undefined;
+    if (!trx || !pending || pending.size === 0) return;
+    this.pending.delete(trx);
+    const tasks = [...pending.values()];
+    const committed = await selectQueuedIds(args.em, tasks.map((t) => t.id));
+    await dispatchCommitted(args.em, tasks.filter((t) => committed.has(t.id)));
+  }
+
+  public async afterTransactionRollback(args: TransactionEventArgs): Promise<void> {
+    if (args.transaction) this.pending.delete(args.transaction as object);
+  }
+}
+
+/** The dispatch subscriber of the em's ORM (registered by withLambdaTasks). */
+export function findDispatchSubscriber(em: EntityManager): TaskDispatchSubscriber {
+  const subscriber = [...em.getEventManager().getSubscribers()].find((s) => s instanceof TaskDispatchSubscriber);
+  if (!subscriber) throw new LambdaTasksError('this MikroORM instance has no TaskDispatchSubscriber: wrap your config with withLambdaTasks(...)');
+  return subscriber as TaskDispatchSubscriber;
+}

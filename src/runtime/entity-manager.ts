@@ -1,0 +1,30 @@
+import { RequestContext, TransactionContext, type EntityManager } from '@mikro-orm/core';
+import { LambdaTasksError } from './errors';
+import { TaskRecord } from './record';
+
+/**
+ * The EntityManager to use: the given one, else the one of the current
+ * `em.transactional()` callback, else the request's (`RequestContext`); none → a clear error.
+ */
+export function resolveEntityManager(em: EntityManager | undefined, caller: string): EntityManager {
+  const found = em ?? TransactionContext.getEntityManager() ?? RequestContext.getEntityManager();
+  if (!found) {
+    throw new LambdaTasksError(
+      `${caller}: no EntityManager: pass { em }, or call it inside em.transactional(...) or a RequestContext`,
+    );
+  }
+  return found;
+}
+
+/** Throws unless the em's ORM was configured with withLambdaTasks() (entity and dispatch subscriber). */
+export function assertLambdaTasksConfigured(em: EntityManager, caller: string): void {
+  const hasEntity = em.getMetadata().find(TaskRecord.name) !== undefined;
+  const hasSubscriber = [...em.getEventManager().getSubscribers()].some(
+    (s) => (s as { constructor?: { name?: string } }).constructor?.name === 'TaskDispatchSubscriber',
+  );
+  if (!hasEntity || !hasSubscriber) {
+    throw new LambdaTasksError(
+      `${caller}: this MikroORM instance does not know TaskRecord and its dispatch subscriber: wrap your config with withLambdaTasks(...)`,
+    );
+  }
+}

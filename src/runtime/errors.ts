@@ -1,0 +1,126 @@
+/**
+ * Errors thrown by cdk-lambda-tasks.
+ *
+ * Definition-time errors extend the built-in `TypeError` and `RangeError` (the seed
+ * library raised `TypeError` and `ValueError` at decoration time); everything else
+ * extends {@link LambdaTasksError}.
+ */
+
+/** Thrown when `lambdaTask(...)` is given a bad definition: a bad or conflicting name, a non-object schema, a non-Error class in `ignoreErrors`. */
+export class TaskDefinitionError extends TypeError {
+  public override readonly name = 'TaskDefinitionError';
+  /** The task name as given (may be empty when the name itself is the fault). */
+  public readonly task: string;
+  /** The option at fault, e.g. `args` or `ignoreErrors`. */
+  public readonly field: string;
+  public constructor(task: string, field: string, message: string) {
+    super(`Task "${task}": ${field}: ${message}`);
+    this.task = task;
+    this.field = field;
+  }
+}
+
+/** Thrown when a timeout is outside 1..900 seconds, or the soft timeout is not below the hard timeout. */
+export class TimeoutRangeError extends RangeError {
+  public override readonly name = 'TimeoutRangeError';
+  public readonly task: string;
+  public readonly field: string;
+  public constructor(task: string, field: string, message: string) {
+    super(`Task "${task}": ${field}: ${message}`);
+    this.task = task;
+    this.field = field;
+  }
+}
+
+/** Base class of every runtime error of cdk-lambda-tasks except the two definition errors. */
+export class LambdaTasksError extends Error {
+  public override name = 'LambdaTasksError';
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Thrown when the configuration (options or `LAMBDA_TASKS_*` environment variables) is invalid or incomplete. */
+export class ConfigurationError extends LambdaTasksError {
+  public override name = 'ConfigurationError';
+  /** The option or environment variable at fault. */
+  public readonly field: string;
+  public constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+/** Thrown when task arguments or a serialized invocation fail validation. */
+export class TaskValidationError extends LambdaTasksError {
+  public override name = 'TaskValidationError';
+  public readonly task: string;
+  public readonly field: string;
+  public constructor(task: string, field: string, message: string) {
+    super(`Task "${task}": ${field}: ${message}`);
+    this.task = task;
+    this.field = field;
+  }
+}
+
+/**
+ * Thrown from the caller's flush or commit when `onDispatchError: 'throw'` is set and
+ * sending to SQS failed. The transaction has committed (`committed` is always true): the
+ * rows stay QUEUED with `dispatched_at` null, and `relayQueuedTasks()` re-sends them.
+ */
+export class TaskDispatchError extends LambdaTasksError {
+  public override name = 'TaskDispatchError';
+  public readonly taskIds: readonly string[];
+  public readonly committed = true as const;
+  public constructor(taskIds: readonly string[], cause: unknown) {
+    super(
+      `Sending ${taskIds.length} task message(s) to SQS failed after the transaction committed; ` +
+        `the rows stay QUEUED for relayQueuedTasks(): ${taskIds.join(', ')}`,
+      { cause },
+    );
+    this.taskIds = taskIds;
+  }
+}
+
+/** Thrown when a task name is not in the registry (a serialized invocation or a message for a task this process does not define). */
+export class TaskNotRegisteredError extends LambdaTasksError {
+  public override name = 'TaskNotRegisteredError';
+  public readonly task: string;
+  public constructor(task: string) {
+    super(`Task "${task}" is not registered: import the module that defines it (and pass it to createHandler's tasks)`);
+    this.task = task;
+  }
+}
+
+/** The reason `ctx.signal` aborts with when the soft timeout is reached. A task may catch it and clean up. */
+export class SoftTimeLimitExceeded extends LambdaTasksError {
+  public override name = 'SoftTimeLimitExceeded';
+  public constructor(seconds: number) {
+    super(`Soft time limit (${seconds} s) exceeded`);
+  }
+}
+
+/** Recorded as the failure of a task that ran past its hard timeout. */
+export class HardTimeLimitExceeded extends LambdaTasksError {
+  public override name = 'HardTimeLimitExceeded';
+  public constructor(seconds: number) {
+    super(`Hard time limit (${seconds} s) exceeded`);
+  }
+}
+
+/** Throw it from a task to fail the attempt without any retry. */
+export class NonRetriableError extends LambdaTasksError {
+  public override name = 'NonRetriableError';
+}
+
+/** Turns anything thrown into an Error (a thrown string or object keeps its text). */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  let text: string;
+  try {
+    text = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new Error(`Non-Error thrown: ${text}`);
+}

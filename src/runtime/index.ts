@@ -1,0 +1,39 @@
+// cdk-lambda-tasks/runtime — never imports aws-cdk-lib or constructs.
+export { configureLambdaTasks, getLambdaTasksConfig } from './config';
+export type { LambdaTasksOptions, ResolvedLambdaTasksConfig } from './config';
+export {
+  ConfigurationError,
+  HardTimeLimitExceeded,
+  LambdaTasksError,
+  NonRetriableError,
+  SoftTimeLimitExceeded,
+  TaskDefinitionError,
+  TaskDispatchError,
+  TaskNotRegisteredError,
+  TaskValidationError,
+  TimeoutRangeError,
+} from './errors';
+export { TaskInvocation } from './invocation';
+export { taskLogger } from './logger';
+export type { TaskLogger } from './logger';
+export { MAINTENANCE_EVENT } from './message';
+export type { SerializedInvocation } from './message';
+export { getTask, waitForTask } from './polling';
+export type { WaitForTaskOptions } from './polling';
+export { TaskRecord, TaskRecordSchema, TaskStatus } from './record';
+export { lambdaTask } from './task';
+export type {
+  DirectCallOptions,
+  ExecuteOnCommitOnceOptions,
+  ExecuteOnCommitOptions,
+  LambdaTask,
+  LambdaTaskOptions,
+  ResolvedTaskOptions,
+  TaskArgsSchema,
+  TaskFunction,
+} from './task';
+export type { ErrorClass, QueueSettings, ResolvedTimeouts, TaskContext } from './types';
+export { TaskDispatchSubscriber } from './dispatch';
+export { withLambdaTasks } from './with-lambda-tasks';
+export type { LambdaTasksOptionsAdded } from './with-lambda-tasks';
+export type { OutgoingTask } from './send';

@@ -1,0 +1,58 @@
+/** The reason a value cannot be stored as JSON, with its path, or null when it round-trips. */
+function jsonFault(value: unknown, path: string, seen: Set<object>): string | null {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(value) ? null : `${path} is ${value}, which JSON cannot hold`;
+    case 'bigint':
+      return `${path} is a BigInt, which JSON cannot hold (use a string or z.coerce.bigint() with a string input)`;
+    case 'function':
+    case 'symbol':
+      return `${path} is a ${typeof value}, which JSON cannot hold`;
+    case 'undefined':
+      return `${path} is undefined inside an array, which JSON turns into null`;
+    case 'object': {
+      if (value === null) return null;
+      if (seen.has(value)) return `${path} is a circular reference`;
+      if (value instanceof Date) {
+        return `${path} is a Date, which JSON turns into a string (give an ISO string, e.g. z.iso.datetime(), or z.coerce.date() with a string input)`;
+      }
+      seen.add(value);
+      try {
+        if (Array.isArray(value)) {
+          for (let i = 0; i < value.length; i++) {
+            const fault = jsonFault(value[i], `${path}[${i}]`, seen);
+            if (fault) return fault;
+          }
+          return null;
+        }
+        const proto = Object.getPrototypeOf(value) as unknown;
+        if (proto !== Object.prototype && proto !== null) {
+          return `${path} is a ${(value as object).constructor?.name ?? 'non-plain object'}, which JSON does not round-trip (use plain objects and arrays)`;
+        }
+        for (const [key, item] of Object.entries(value)) {
+          if (item === undefined) continue;
+          const fault = jsonFault(item, `${path}.${key}`, seen);
+          if (fault) return fault;
+        }
+        return null;
+      } finally {
+        seen.delete(value);
+      }
+    }
+    default:
+      return `${path} cannot be stored as JSON`;
+  }
+}
+
+/**
+ * Returns the JSON form of a value (object keys whose value is undefined dropped), or
+ * throws `makeError(reason)` when the value would not survive a JSON round trip.
+ */
+export function toJsonValue<T>(value: T, root: string, makeError: (reason: string) => Error): T {
+  const fault = jsonFault(value, root, new Set());
+  if (fault) throw makeError(fault);
+  return JSON.parse(JSON.stringify(value)) as T;
+}

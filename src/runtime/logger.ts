@@ -1,0 +1,75 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { format } from 'node:util';
+
+/** A task's logger: every line carries the running task's id. */
+export interface TaskLogger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}
+
+/** The task a log line belongs to. */
+export interface TaskLogScope {
+  readonly taskId: string;
+  readonly taskName: string;
+}
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+const scopeStorage = new AsyncLocalStorage<TaskLogScope>();
+
+/** Runs `fn` with log lines attributed to the given task (prefix `[<task id>]`). */
+export function runInTaskScope<T>(scope: TaskLogScope, fn: () => T): T {
+  return scopeStorage.run(scope, fn);
+}
+
+/** The task the current async context runs, if any. */
+export function currentTaskScope(): TaskLogScope | undefined {
+  return scopeStorage.getStore();
+}
+
+function jsonLogFormat(): boolean {
+  return process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON';
+}
+
+function emit(level: Level, source: string, message: string, args: unknown[], fields: Record<string, unknown>): void {
+  const scope = scopeStorage.getStore();
+  const text = format(message, ...args);
+  if (jsonLogFormat()) {
+    // Lambda's JSON log format: one JSON object per line, with the task as fields.
+    const line = { timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: source, message: text, ...fields, ...(scope ? { taskId: scope.taskId, taskName: scope.taskName } : {}) };
+    process.stdout.write(JSON.stringify(line) + '\n');
+    return;
+  }
+  const prefix = scope ? `[${scope.taskId}] ` : '';
+  const extra = Object.keys(fields).length > 0 ? ' ' + JSON.stringify(fields) : '';
+  console[level](`${prefix}${text}${extra}`);
+}
+
+function makeLogger(source: string): TaskLogger {
+  return {
+    debug: (message, ...args) => emit('debug', source, message, args, {}),
+    info: (message, ...args) => emit('info', source, message, args, {}),
+    warn: (message, ...args) => emit('warn', source, message, args, {}),
+    error: (message, ...args) => emit('error', source, message, args, {}),
+  };
+}
+
+/**
+ * The task logger: lines are prefixed with `[<task id>]` of the task running in the
+ * current async context (also under concurrency), and carry `taskId` and `taskName`
+ * fields when Lambda's JSON log format is on. Outside a task, lines have no prefix.
+ *
+ * @example
+ * import { taskLogger } from 'cdk-lambda-tasks/runtime';
+ * taskLogger.info('sending email to user %d', 42); // → "[3f2c…] sending email to user 42"
+ */
+export const taskLogger: TaskLogger = makeLogger('lambda-tasks.task');
+
+/** The library's own log lines: a message and structured fields (task ids, counts, durations). */
+export const libraryLog = {
+  info: (message: string, fields: Record<string, unknown> = {}) => emit('info', 'lambda-tasks', message, [], fields),
+  warn: (message: string, fields: Record<string, unknown> = {}) => emit('warn', 'lambda-tasks', message, [], fields),
+  error: (message: string, fields: Record<string, unknown> = {}) => emit('error', 'lambda-tasks', message, [], fields),
+};

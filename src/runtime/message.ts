@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** The largest SQS message body, in bytes (1 MiB). */
+export const MAX_MESSAGE_BYTES = 1_048_576;
+
+/** The SQS message attribute that counts deadline re-sends of one message. */
+export const RESENDS_ATTRIBUTE = 'lambda_tasks_resends';
+
+/** The event the scheduled rule sends to the default queue's worker. */
+export const MAINTENANCE_EVENT = { lambdaTasks: 'maintenance', v: 1 } as const;
+
+const taskNameSchema = z.string().min(1).max(255);
+const kwargsSchema = z.record(z.string(), z.unknown());
+
+/**
+ * The SQS message body: `{ "task_id": "<uuid>", "task_name": "…", "kwargs": { … } }`.
+ * `task_id` is the record's id; a body without it (the seed's format, from another producer) is accepted.
+ */
+export const messageBodySchema = z.object({
+  task_id: z.uuid().optional(),
+  task_name: taskNameSchema,
+  kwargs: kwargsSchema,
+});
+
+/** A decoded SQS message body. */
+export type MessageBody = z.infer<typeof messageBodySchema>;
+
+/** The JSON body of a task message. */
+export function encodeMessageBody(body: { task_id: string; task_name: string; kwargs: Record<string, unknown> }): string {
+  return JSON.stringify({ task_id: body.task_id, task_name: body.task_name, kwargs: body.kwargs });
+}
+
+/** Decodes an SQS body; the error text says what is wrong (not JSON, or which field). */
+export function decodeMessageBody(text: string): { ok: true; body: MessageBody } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'body is not JSON' };
+  }
+  const parsed = messageBodySchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, reason: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') };
+  }
+  return { ok: true, body: parsed.data };
+}
+
+/** The size in bytes of a UTF-8 message body. */
+export function messageBytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/**
+ * A serialized invocation, as `task.serialize()` returns it (the seed's format):
+ * `{ "message": { "task_name", "kwargs" }, "delay": 0, "queue": "default" }`.
+ */
+export const serializedInvocationSchema = z.object({
+  message: z.object({ task_name: taskNameSchema, kwargs: kwargsSchema }),
+  delay: z.number().int().min(0).max(900),
+  queue: z.string().min(1),
+});
+
+/** A serialized invocation (`task.serialize()`, `TaskInvocation.parse()`). */
+export interface SerializedInvocation {
+  readonly message: { readonly task_name: string; readonly kwargs: Record<string, unknown> };
+  readonly delay: number;
+  readonly queue: string;
+}
+
+/** Whether an event is the scheduled maintenance event `{ "lambdaTasks": "maintenance", "v": 1 }`. */
+export function isMaintenanceEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && (event as { lambdaTasks?: unknown }).lambdaTasks === 'maintenance';
+}

@@ -1,0 +1,31 @@
+/**
+ * The shipped migrations for your app's MikroORM migrator (`cdk-lambda-tasks/runtime/migrations`).
+ * The worker never imports this module: it would pull `@mikro-orm/migrations` into the bundle.
+ *
+ * @example
+ * import { Migrator } from '@mikro-orm/migrations';
+ * import { lambdaTasksMigrations } from 'cdk-lambda-tasks/runtime/migrations';
+ * const orm = await MikroORM.init(withLambdaTasks({
+ *   extensions: [Migrator],
+ *   migrations: { migrationsList: [...lambdaTasksMigrations, ...myMigrations] },
+ * }));
+ * await orm.getMigrator().up();
+ */
+import { Migration } from '@mikro-orm/migrations';
+import { CREATE_TASK_RECORD_SQL, DROP_TASK_RECORD_SQL } from './migration-sql';
+
+/** Creates the `task_record` table, its CHECK constraints and indexes. */
+export class Migration20261125000000LambdaTasks extends Migration {
+  override async up(): Promise<void> {
+    for (const sql of CREATE_TASK_RECORD_SQL) this.addSql(sql);
+  }
+
+  override async down(): Promise<void> {
+    for (const sql of DROP_TASK_RECORD_SQL) this.addSql(sql);
+  }
+}
+
+/** Every migration of cdk-lambda-tasks, in order, as `migrationsList` entries (`{ name, class }`). */
+export const lambdaTasksMigrations = [
+  { name: 'Migration20261125000000LambdaTasks', class: Migration20261125000000LambdaTasks },
+];

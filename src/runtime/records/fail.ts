@@ -1,0 +1,18 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { queryRowsOutsideTransaction } from '../sql';
+
+/**
+ * Records FAILED for a RUNNING attempt, outside the task's (rolled back) transaction.
+ * Returns false when the row is no longer this attempt's RUNNING row.
+ */
+export async function fail(em: EntityManager, id: string, attempt: number, failure: { traceback: string; note?: string | null }): Promise<boolean> {
+  const rows = await queryRowsOutsideTransaction<{ id: string }>(
+    em,
+    `update "task_record"
+        set "status" = 'FAILED', "end_time" = now(), "result" = null, "traceback" = ?, "note" = ?
+      where "id" = ? and "status" = 'RUNNING' and "attempt" = ?
+      returning "id"`,
+    [failure.traceback, failure.note ?? null, id, attempt],
+  );
+  return rows.length === 1;
+}

@@ -1,0 +1,51 @@
+/**
+ * Public types of the runtime.
+ *
+ * Terminology:
+ * - **task**: a definition made with `lambdaTask()`: name, argument schema, options, function.
+ * - **invocation**: one call of a task with arguments (`executeOnCommit`, `serialize`).
+ * - **task record**: the `task_record` row of one invocation's attempt (`TaskRecord`).
+ * - **queue**: a named SQS standard queue with its dead-letter queue and worker.
+ * - **worker**: the Lambda function (or `runLocalWorker`) that consumes a queue.
+ * - **attempt**: one run of an invocation; a retry is a new attempt with its own row.
+ */
+import type { EntityManager } from '@mikro-orm/core';
+import type { TaskLogger } from './logger';
+
+/** What a task function receives besides its arguments. */
+export interface TaskContext {
+  /** The EntityManager of the task's transaction (a fork). In a direct call: the caller's. */
+  readonly em: EntityManager;
+  /** The task record id; `null` in a direct call. */
+  readonly taskId: string | null;
+  /** The task name. */
+  readonly taskName: string;
+  /** The attempt number, 1 for the first run. */
+  readonly attempt: number;
+  /** Aborts with a `SoftTimeLimitExceeded` reason at the soft timeout; never aborts in a direct call. */
+  readonly signal: AbortSignal;
+  /** Logs prefixed with `[<task id>]` (no prefix in a direct call). */
+  readonly logger: TaskLogger;
+}
+
+/** An Error class, as accepted by `ignoreErrors`. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Where a queue's messages go, as configured in `LAMBDA_TASKS_QUEUES` or `configureLambdaTasks({ queues })`. */
+export interface QueueSettings {
+  /** The SQS queue URL. Not needed in eager mode. */
+  readonly url?: string;
+  /** The dead-letter queue URL (used by DLQ reconciliation). */
+  readonly dlqUrl?: string;
+  /**
+   * The largest hard timeout the queue's worker can run, in seconds; a task with a larger one is refused at enqueue.
+   * @default 900
+   */
+  readonly maxHardTimeout?: number;
+}
+
+/** The resolved timeouts of a task, in seconds. */
+export interface ResolvedTimeouts {
+  readonly softTimeout: number;
+  readonly hardTimeout: number;
+}

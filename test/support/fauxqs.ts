@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestQueue {
+  readonly name: string;
+  readonly url: string;
+  readonly dlqUrl: string;
+  readonly arn: string;
+}
+
+/** An SQS-compatible server (fauxqs) in a child process on a free port. */
+export class Fauxqs {
+  public static async start(): Promise<Fauxqs> {
+    const port = await freePort();
+    const cli = path.join(path.dirname(require.resolve('fauxqs/package.json')), 'dist', 'cli.js');
+    const child = spawn(process.execPath, [cli], {
+      env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const fauxqs = new Fauxqs(child, `http://127.0.0.1:${port}`);
+    await fauxqs.waitUntilReady();
+    return fauxqs;
+  }
+
+  public readonly client: SQSClient;
+  private exited: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess, public readonly endpoint: string) {
+    this.client = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await this.client.send(new GetQueueAttributesCommand({ QueueUrl: `${this.endpoint}/000000000000/none`, AttributeNames: ['All'] }));
+        return;
+      } catch (error) {
+        const name = (error as Error).name;
+        if (name !== 'TimeoutError' && !/ECONNREFUSED|socket hang up|ECONNRESET/.test(String((error as Error).message)) && name !== 'Error') return; // server answered (e.g. QueueDoesNotExist)
+        if (this.child.exitCode !== null) throw new Error('fauxqs exited during startup');
+        if (Date.now() > deadline) throw new Error(`fauxqs did not start: ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Creates a standard queue and its DLQ (`maxReceiveCount` 1). */
+  public async createQueue(name: string, options: { visibilityTimeout?: number } = {}): Promise<TestQueue> {
+    const dlq = await this.client.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+    const dlqAttrs = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
+    const queue = await this.client.send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: {
+          VisibilityTimeout: String(options.visibilityTimeout ?? 30),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqAttrs.Attributes!.QueueArn, maxReceiveCount: 1 }),
+        },
+      }),
+    );
+    const attrs = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }));
+    return { name, url: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, arn: attrs.Attributes!.QueueArn! };
+  }
+
+  /** Receives up to `max` messages (long-polling up to `waitSeconds` until at least one arrives). */
+  public async receive(url: string, options: { max?: number; waitSeconds?: number; visibilityTimeout?: number } = {}): Promise<Message[]> {
+    const out = await this.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: Math.min(options.max ?? 10, 10),
+        WaitTimeSeconds: options.waitSeconds ?? 0,
+        VisibilityTimeout: options.visibilityTimeout,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    return out.Messages ?? [];
+  }
+
+  /** Receives every visible message (in rounds of 10) until a round comes back empty. */
+  public async drain(url: string, options: { visibilityTimeout?: number } = {}): Promise<Message[]> {
+    const all: Message[] = [];
+    for (;;) {
+      const batch = await this.receive(url, { max: 10, visibilityTimeout: options.visibilityTimeout ?? 300 });
+      if (batch.length === 0) return all;
+      all.push(...batch);
+    }
+  }
+
+  public async deleteMessages(url: string, messages: readonly Message[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      const chunk = messages.slice(i, i + 10);
+      await this.client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })) }));
+    }
+  }
+
+  /** Visible + in-flight + delayed messages. */
+  public async count(url: string): Promise<{ visible: number; inFlight: number; delayed: number; total: number }> {
+    const out = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    const a = out.Attributes ?? {};
+    const visible = Number(a.ApproximateNumberOfMessages ?? 0);
+    const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+    const delayed = Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    return { visible, inFlight, delayed, total: visible + inFlight + delayed };
+  }
+
+  public get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  public async stop(): Promise<void> {
+    this.client.destroy();
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
