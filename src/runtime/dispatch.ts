@@ -107,9 +107,18 @@ export class TaskDispatchSubscriber implements EventSubscriber {
   }
 }
 
+function dispatchSubscriberOf(em: EntityManager): TaskDispatchSubscriber | undefined {
+  return [...em.getEventManager().getSubscribers()].find((s): s is TaskDispatchSubscriber => s instanceof TaskDispatchSubscriber);
+}
+
+/** Whether the em's ORM has the dispatch subscriber. */
+export function hasDispatchSubscriber(em: EntityManager): boolean {
+  return dispatchSubscriberOf(em) !== undefined;
+}
+
 /** The dispatch subscriber of the em's ORM (registered by withLambdaTasks). */
 export function findDispatchSubscriber(em: EntityManager): TaskDispatchSubscriber {
-  const subscriber = [...em.getEventManager().getSubscribers()].find((s) => s instanceof TaskDispatchSubscriber);
+  const subscriber = dispatchSubscriberOf(em);
   if (!subscriber) throw new LambdaTasksError('this MikroORM instance has no TaskDispatchSubscriber: wrap your config with withLambdaTasks(...)');
-  return subscriber as TaskDispatchSubscriber;
+  return subscriber;
 }

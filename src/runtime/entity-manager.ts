@@ -1,5 +1,6 @@
 import { RequestContext, TransactionContext, type EntityManager } from '@mikro-orm/core';
 import { LambdaTasksError } from './errors';
+import { hasDispatchSubscriber } from './dispatch';
 import { TaskRecord } from './record';
 
 /**
@@ -18,11 +19,7 @@ export function resolveEntityManager(em: EntityManager | undefined, caller: stri
 
 /** Throws unless the em's ORM was configured with withLambdaTasks() (entity and dispatch subscriber). */
 export function assertLambdaTasksConfigured(em: EntityManager, caller: string): void {
-  const hasEntity = em.getMetadata().find(TaskRecord.name) !== undefined;
-  const hasSubscriber = [...em.getEventManager().getSubscribers()].some(
-    (s) => (s as { constructor?: { name?: string } }).constructor?.name === 'TaskDispatchSubscriber',
-  );
-  if (!hasEntity || !hasSubscriber) {
+  if (em.getMetadata().find(TaskRecord.name) === undefined || !hasDispatchSubscriber(em)) {
     throw new LambdaTasksError(
       `${caller}: this MikroORM instance does not know TaskRecord and its dispatch subscriber: wrap your config with withLambdaTasks(...)`,
     );
