@@ -1,14 +1,40 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import dns from 'node:dns';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  ListQueuesCommand,
   ReceiveMessageCommand,
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+
+let lookupPatched = false;
+
+/**
+ * fauxqs names its queues http://sqs.<region>.localhost:<port>/…, and an SDK client without an
+ * explicit endpoint sends to the queue URL's host. glibc does not resolve *.localhost (systemd-resolved
+ * and browsers do), so this process resolves it to 127.0.0.1, as fauxqs's own interceptLocalhostDns does.
+ */
+function resolveLocalhostSubdomains(): void {
+  if (lookupPatched) return;
+  lookupPatched = true;
+  const original = dns.lookup;
+  const patched = (hostname: string, options: unknown, callback?: unknown): void => {
+    const cb = (typeof options === 'function' ? options : callback) as (...args: unknown[]) => void;
+    const opts = (typeof options === 'object' && options !== null ? options : {}) as { all?: boolean };
+    if (hostname.endsWith('.localhost')) {
+      if (opts.all) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+      else cb(null, '127.0.0.1', 4);
+      return;
+    }
+    (original as (...args: unknown[]) => void)(hostname, options, callback);
+  };
+  (dns as { lookup: unknown }).lookup = patched;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,10 +58,11 @@ export interface TestQueue {
 /** An SQS-compatible server (fauxqs) in a child process on a free port. */
 export class Fauxqs {
   public static async start(): Promise<Fauxqs> {
+    resolveLocalhostSubdomains();
     const port = await freePort();
-    const cli = path.join(path.dirname(require.resolve('fauxqs/package.json')), 'dist', 'cli.js');
+    const cli = path.resolve(__dirname, '../../node_modules/fauxqs/dist/cli.js'); // ESM-only: run as a child process
     const child = spawn(process.execPath, [cli], {
-      env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_HOST: '127.0.0.1' },
+      env: { ...process.env, FAUXQS_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const fauxqs = new Fauxqs(child, `http://127.0.0.1:${port}`);
@@ -57,11 +84,9 @@ export class Fauxqs {
     const deadline = Date.now() + 15_000;
     for (;;) {
       try {
-        await this.client.send(new GetQueueAttributesCommand({ QueueUrl: `${this.endpoint}/000000000000/none`, AttributeNames: ['All'] }));
+        await this.client.send(new ListQueuesCommand({}));
         return;
       } catch (error) {
-        const name = (error as Error).name;
-        if (name !== 'TimeoutError' && !/ECONNREFUSED|socket hang up|ECONNRESET/.test(String((error as Error).message)) && name !== 'Error') return; // server answered (e.g. QueueDoesNotExist)
         if (this.child.exitCode !== null) throw new Error('fauxqs exited during startup');
         if (Date.now() > deadline) throw new Error(`fauxqs did not start: ${(error as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
