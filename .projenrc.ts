@@ -38,7 +38,7 @@ const project = new typescript.TypeScriptProject({
     },
   },
   tsconfigDev: {
-    include: ['examples/**/*.ts', 'bench/**/*.ts', 'integ/**/*.ts'],
+    include: ['.projenrc.ts', 'examples/**/*.ts', 'bench/**/*.ts', 'integ/**/*.ts'],
     compilerOptions: {
       types: ['node', 'jest'],
       // mikro-orm-pglite declares its types only under "exports", which moduleResolution node10 does not read.
@@ -90,6 +90,12 @@ const project = new typescript.TypeScriptProject({
     },
   },
   eslint: true,
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'examples', 'bench', 'integ'],
+    tsconfigPath: './tsconfig.dev.json',
+    projectService: false,
+  },
   prettier: false,
   gitignore: ['.docgen/', 'cdk.out/', '*.tsbuildinfo', '/.tmp/'],
   npmIgnoreOptions: { ignorePatterns: ['/integ/', '/examples/', '/bench/', '/.ci/'] },

@@ -1,6 +1,6 @@
 import { RequestContext, TransactionContext, type EntityManager } from '@mikro-orm/core';
-import { LambdaTasksError } from './errors';
 import { hasDispatchSubscriber } from './dispatch';
+import { LambdaTasksError } from './errors';
 import { TaskRecord } from './record';
 
 /**

@@ -38,7 +38,8 @@ function emit(level: Level, source: string, message: string, args: unknown[], fi
   const text = format(message, ...args);
   if (jsonLogFormat()) {
     // Lambda's JSON log format: one JSON object per line, with the task as fields.
-    const line = { timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: source, message: text, ...fields, ...(scope ? { taskId: scope.taskId, taskName: scope.taskName } : {}) };
+    const task = scope ? { taskId: scope.taskId, taskName: scope.taskName } : {};
+    const line = { timestamp: new Date().toISOString(), level: level.toUpperCase(), logger: source, message: text, ...fields, ...task };
     process.stdout.write(JSON.stringify(line) + '\n');
     return;
   }

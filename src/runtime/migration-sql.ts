@@ -32,7 +32,7 @@ export const CREATE_TASK_RECORD_SQL: readonly string[] = [
   'create index "task_record_status_index" on "task_record" ("status")',
   'create index "task_record_start_time_index" on "task_record" ("start_time" desc)',
   'create index "task_record_root_id_index" on "task_record" ("root_id")',
-  `create index "task_record_undispatched_index" on "task_record" ("enqueued_at") where "status" = 'QUEUED' and "dispatched_at" is null`,
+  'create index "task_record_undispatched_index" on "task_record" ("enqueued_at") where "status" = \'QUEUED\' and "dispatched_at" is null',
 ];
 
 export const DROP_TASK_RECORD_SQL: readonly string[] = ['drop table if exists "task_record"'];

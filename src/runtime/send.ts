@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { getQueueSettings, getSqsClient, MAX_TIMEOUT_SECONDS } from './config';
 import { mapWithConcurrency } from './concurrency';
+import { getQueueSettings, getSqsClient, MAX_TIMEOUT_SECONDS } from './config';
 import { ConfigurationError } from './errors';
 import { encodeMessageBody, MAX_MESSAGE_BYTES, messageBytes } from './message';
 

@@ -119,13 +119,13 @@ export interface RegisteredTask {
   readonly given: { readonly softTimeout?: number; readonly hardTimeout?: number };
   readonly ignoreErrors: readonly ErrorClass[];
   readonly fn: (args: unknown, ctx: TaskContext) => unknown;
-  /** Validates arguments: the JSON input to store and the parsed output to run with. */
-  validate(args: unknown, field?: string): { input: Record<string, unknown>; output: unknown };
-  resolveTimeouts(): ResolvedTimeouts;
   /** Identifies the definition, so re-defining the same task (a module reload) is allowed. */
   readonly fingerprint: string;
   /** The public callable. */
   callable: LambdaTask<TaskArgsSchema, unknown>;
+  /** Validates arguments: the JSON input to store and the parsed output to run with. */
+  validate(args: unknown, field?: string): { input: Record<string, unknown>; output: unknown };
+  resolveTimeouts(): ResolvedTimeouts;
 }
 
 const registry = new Map<string, RegisteredTask>();
@@ -335,7 +335,15 @@ export function lambdaTask<S extends TaskArgsSchema, R>(options: LambdaTaskOptio
       const prepared = prepareInvocation(registered as RegisteredTask, args, opts.delay);
       const em = resolveEntityManager(opts.em, `${name}.executeOnCommitOnce()`);
       assertLambdaTasksConfigured(em, `${name}.executeOnCommitOnce()`);
-      const row = { id: prepared.id, taskName: name, kwargs: prepared.input, queue, hardTimeout: prepared.timeouts.hardTimeout, runAfter: prepared.runAfter, idempotencyKey: opts.key };
+      const row = {
+        id: prepared.id,
+        taskName: name,
+        kwargs: prepared.input,
+        queue,
+        hardTimeout: prepared.timeouts.hardTimeout,
+        runAfter: prepared.runAfter,
+        idempotencyKey: opts.key,
+      };
       const { id, created } = await insertQueuedOnce(em, row);
       if (created) await findDispatchSubscriber(em).registerInserted(em, [row]);
       return id;

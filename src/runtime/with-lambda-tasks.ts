@@ -1,6 +1,6 @@
 import type { EntitySchema, Options } from '@mikro-orm/core';
-import { TASK_RECORD_TABLE, TaskRecordSchema } from './record';
 import { TaskDispatchSubscriber } from './dispatch';
+import { TASK_RECORD_TABLE, TaskRecordSchema } from './record';
 
 type EntityEntry = NonNullable<Options['entities']>[number];
 type SubscriberEntry = NonNullable<Options['subscribers']> extends Iterable<infer S> ? S : never;

@@ -1,6 +1,6 @@
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
@@ -240,7 +240,7 @@ describe(`Dispatch after commit (${engine})`, () => {
     expect(await fauxqs.count(queues.default.url)).toMatchObject({ visible: 0, delayed: 1 });
     const record = await getTask(em, id);
     expect(record!.runAfter.getTime() - record!.enqueuedAt.getTime()).toBeGreaterThanOrEqual(59_000);
-    await db.sql("delete from task_record where id = ?", [id]);
+    await db.sql('delete from task_record where id = ?', [id]);
     // leave the delayed message: purge by recreating the queue is not needed, afterEach only drains visible ones
   });
 

@@ -139,7 +139,8 @@ export class Fauxqs {
   public async deleteMessages(url: string, messages: readonly Message[]): Promise<void> {
     for (let i = 0; i < messages.length; i += 10) {
       const chunk = messages.slice(i, i + 10);
-      await this.client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })) }));
+      const entries = chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! }));
+      await this.client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }));
     }
   }
 

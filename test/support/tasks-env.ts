@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { configureLambdaTasks, type LambdaTasksOptions } from '../../src/runtime/config';
 import type { Fauxqs, TestQueue } from './fauxqs';
+import { configureLambdaTasks, type LambdaTasksOptions } from '../../src/runtime/config';
 
 /** Points the runtime at fauxqs queues (`{ url, dlqUrl }` per queue name). */
 export function configureForQueues(queues: Record<string, TestQueue>, extra: Partial<LambdaTasksOptions> & { sqsClient?: SQSClient } = {}): void {

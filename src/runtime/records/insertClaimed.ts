@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { queryRowsOutsideTransaction } from '../sql';
-import { jsonParam, type NewTaskRow } from './row';
-import type { TaskRow } from './row';
+import { jsonParam, type NewTaskRow, TaskRow } from './row';
 
 /**
  * Inserts a RUNNING row for a message that came without a `task_id` (another producer),

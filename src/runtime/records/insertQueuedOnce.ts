@@ -13,7 +13,10 @@ export async function insertQueuedOnce(em: EntityManager, row: NewTaskRow & { id
      values (?, ?, ?::jsonb, ?, 'QUEUED', ?, ?, ?, ?, now(), ?::timestamptz)
      on conflict ("idempotency_key") do nothing
      returning "id"`,
-    [row.id, row.taskName, jsonParam(row.kwargs), row.queue, row.attempt ?? 1, row.rootId ?? row.id, row.idempotencyKey, row.hardTimeout, row.runAfter.toISOString()],
+    [
+      row.id, row.taskName, jsonParam(row.kwargs), row.queue, row.attempt ?? 1,
+      row.rootId ?? row.id, row.idempotencyKey, row.hardTimeout, row.runAfter.toISOString(),
+    ],
   );
   if (inserted.length > 0) return { id: inserted[0].id, created: true };
   const existing = await queryRows<{ id: string }>(em, 'select "id" from "task_record" where "idempotency_key" = ?', [row.idempotencyKey]);
