@@ -13,6 +13,8 @@ export {
   TaskValidationError,
   TimeoutRangeError,
 } from './errors';
+export { createHandler } from './handler';
+export type { CreateHandlerOptions, LambdaContextLike, MaintenanceResponse, SqsBatchResponse, SqsEventLike, SqsRecordLike, TaskHandler } from './handler';
 export { TaskInvocation } from './invocation';
 export { taskLogger } from './logger';
 export type { TaskLogger } from './logger';
@@ -21,6 +23,8 @@ export type { SerializedInvocation } from './message';
 export { getTask, waitForTask } from './polling';
 export type { WaitForTaskOptions } from './polling';
 export { TaskRecord, TaskRecordSchema, TaskStatus } from './record';
+export { formatSecretReference, parseSecretReference, resolveSecretsIntoEnv, SECRET_ENV_PREFIX, SecretResolutionError } from './secrets';
+export type { ResolveSecretsOptions, SecretReference } from './secrets';
 export { lambdaTask } from './task';
 export type {
   DirectCallOptions,

@@ -1,0 +1,162 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { SoftTimeLimitExceeded, toError } from './errors';
+import { toJsonValue } from './json-value';
+import { libraryLog, runInTaskScope, taskLogger } from './logger';
+import { decodeMessageBody } from './message';
+import { TaskStatus } from './record';
+import { claim } from './records/claim';
+import { complete } from './records/complete';
+import { fail } from './records/fail';
+import { findStatus } from './records/findStatus';
+import { insertClaimed } from './records/insertClaimed';
+import type { TaskRow } from './records/row';
+import { findTask, type RegisteredTask } from './task';
+import type { TaskContext } from './types';
+
+/** One SQS message as the executor needs it. */
+export interface Delivery {
+  readonly messageId: string;
+  readonly body: string;
+}
+
+/**
+ * What became of a delivery: `processed` (SQS may delete it: the task ran, failed, or the message
+ * was a duplicate), or `unprocessed` (it could be neither run nor handed on: a malformed body, an
+ * unknown task, or an infrastructure failure before the claim committed; it belongs in batchItemFailures).
+ */
+export type DeliveryResult =
+  | { readonly kind: 'processed'; readonly taskId: string | null; readonly status: TaskStatus | 'skipped' }
+  | { readonly kind: 'unprocessed'; readonly reason: string };
+
+/** How a claimed task ended. */
+export interface TaskOutcome {
+  readonly taskId: string;
+  readonly taskName: string;
+  /** SUCCESS or FAILED; `superseded` when the row was no longer this attempt's RUNNING row at the end. */
+  readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | 'superseded';
+  /** The error the task threw (also for an ignored error), if any. */
+  readonly error?: Error;
+}
+
+/** Options of a run: the soft timeout applies only in a worker (not in eager mode). */
+export interface RunOptions {
+  /** Abort `ctx.signal` with SoftTimeLimitExceeded after this many seconds. */
+  readonly softTimeout?: number;
+}
+
+/** Thrown inside the task's transaction when the SUCCESS update found no RUNNING row: rolls it back. */
+class ClaimLost extends Error {}
+
+function traceOf(error: Error): string {
+  return error.stack ?? `${error.name}: ${error.message}`;
+}
+
+/**
+ * Runs a claimed (RUNNING) row: validates its kwargs, runs the task in a transaction on a fork
+ * with SUCCESS committed in that same transaction, or — after the rollback — FAILED, or SUCCESS
+ * with the stack for an `ignoreErrors` match. Every outcome update is conditional on the row
+ * still being this attempt's RUNNING row. Never throws for the task's own failures.
+ */
+export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<TaskOutcome> {
+  const started = Date.now();
+  const base = { taskId: row.id, taskName: task.name };
+  const log = (status: string, extra: Record<string, unknown> = {}) =>
+    libraryLog.info(`task ${status}`, { taskId: row.id, taskName: task.name, attempt: row.attempt, durationMs: Date.now() - started, ...extra });
+
+  let output: unknown;
+  try {
+    output = task.validate(row.kwargs, 'kwargs').output;
+  } catch (error) {
+    const failure = toError(error);
+    await fail(em, row.id, row.attempt, { traceback: traceOf(failure), note: 'invalid arguments' });
+    log('FAILED', { reason: failure.message });
+    return { ...base, status: TaskStatus.FAILED, error: failure };
+  }
+
+  const controller = new AbortController();
+  const softTimer = options.softTimeout
+    ? setTimeout(() => controller.abort(new SoftTimeLimitExceeded(options.softTimeout!)), options.softTimeout * 1000)
+    : undefined;
+  let thrown: Error | undefined;
+  try {
+    await em.fork().transactional(async (tem) => {
+      const ctx: TaskContext = { em: tem, taskId: row.id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
+      const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
+      const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
+      if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();
+    });
+  } catch (error) {
+    thrown = toError(error);
+  } finally {
+    if (softTimer) clearTimeout(softTimer);
+  }
+
+  if (!thrown) {
+    log('SUCCESS');
+    return { ...base, status: TaskStatus.SUCCESS };
+  }
+  if (thrown instanceof ClaimLost) {
+    libraryLog.warn('task finished but its row was no longer RUNNING for this attempt (swept or run elsewhere); its writes were rolled back', { taskId: row.id, taskName: task.name });
+    return { ...base, status: 'superseded' };
+  }
+  const ignored = task.ignoreErrors.some((cls) => thrown instanceof cls);
+  const written = ignored
+    ? await complete(em, row.id, row.attempt, { result: null, traceback: traceOf(thrown), note: `ignored ${thrown.name}` })
+    : await fail(em, row.id, row.attempt, { traceback: traceOf(thrown) });
+  if (!written) {
+    libraryLog.warn('task outcome not written: the row was no longer RUNNING for this attempt', { taskId: row.id, taskName: task.name });
+    return { ...base, status: 'superseded', error: thrown };
+  }
+  log(ignored ? 'SUCCESS (ignored error)' : 'FAILED', { error: `${thrown.name}: ${thrown.message}` });
+  return { ...base, status: ignored ? TaskStatus.SUCCESS : TaskStatus.FAILED, error: thrown };
+}
+
+/**
+ * Handles one SQS message: decode, find the task, claim its row (committed on its own; a
+ * body without task_id gets a row keyed by the message id), then run it.
+ */
+export async function executeDelivery(em: EntityManager, delivery: Delivery, options: RunOptions & { timeoutsFor?: (task: RegisteredTask) => RunOptions } = {}): Promise<DeliveryResult> {
+  const decoded = decodeMessageBody(delivery.body);
+  if (!decoded.ok) {
+    libraryLog.error('malformed task message; it goes to the DLQ', { messageId: delivery.messageId, reason: decoded.reason });
+    return { kind: 'unprocessed', reason: `malformed message: ${decoded.reason}` };
+  }
+  const { task_id: taskId, task_name: taskName, kwargs } = decoded.body;
+  const task = findTask(taskName);
+  if (!task) {
+    libraryLog.error('message for a task this worker does not know; it goes to the DLQ (pass the task to createHandler)', { messageId: delivery.messageId, taskName, taskId });
+    return { kind: 'unprocessed', reason: `unknown task ${taskName}` };
+  }
+
+  let row: TaskRow | null;
+  try {
+    if (taskId) {
+      row = await claim(em, taskId, delivery.messageId);
+      if (!row) {
+        const status = await findStatus(em, taskId);
+        if (status === null) libraryLog.warn('message for a task record that does not exist (rolled back or cleaned up); skipped', { taskId, taskName, messageId: delivery.messageId });
+        else libraryLog.warn(`duplicate delivery: the task is already ${status}; skipped`, { taskId, taskName, messageId: delivery.messageId });
+        return { kind: 'processed', taskId, status: 'skipped' };
+      }
+    } else {
+      const { hardTimeout } = task.resolveTimeouts();
+      row = await insertClaimed(em, { id: delivery.messageId, taskName, kwargs, queue: task.queue, hardTimeout }, delivery.messageId);
+      if (!row) {
+        libraryLog.warn('duplicate delivery of a message without task_id; skipped', { taskId: delivery.messageId, taskName });
+        return { kind: 'processed', taskId: delivery.messageId, status: 'skipped' };
+      }
+    }
+  } catch (error) {
+    libraryLog.error('could not claim the task (database unreachable?); the message goes back to SQS', { taskId, taskName, messageId: delivery.messageId, error: toError(error).message });
+    return { kind: 'unprocessed', reason: `claim failed: ${toError(error).message}` };
+  }
+
+  try {
+    const outcome = await runClaimedTask(em, row, task, options.timeoutsFor ? options.timeoutsFor(task) : options);
+    return { kind: 'processed', taskId: row.id, status: outcome.status === 'superseded' ? 'skipped' : outcome.status };
+  } catch (error) {
+    // The outcome could not be written (database lost mid-task): the row stays RUNNING until the sweep.
+    libraryLog.error('could not record the task outcome; the sweep will mark it FAILED', { taskId: row.id, taskName, error: toError(error).message });
+    return { kind: 'processed', taskId: row.id, status: 'skipped' };
+  }
+}

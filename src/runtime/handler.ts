@@ -1,0 +1,183 @@
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
+import { MikroORM as PostgreSqlMikroORM } from '@mikro-orm/postgresql';
+import { getLambdaTasksConfig, getSqsClient } from './config';
+import { mapWithConcurrency } from './concurrency';
+import { LambdaTasksError, toError } from './errors';
+import { executeDelivery } from './executor';
+import { libraryLog } from './logger';
+import { isMaintenanceEvent } from './message';
+import { resolveSecretsIntoEnv } from './secrets';
+import { registeredTaskOf, type RegisteredTask } from './task';
+import { withLambdaTasks } from './with-lambda-tasks';
+
+/** An SQS record as Lambda delivers it (the fields the worker reads; `SQSRecord` of @types/aws-lambda fits). */
+export interface SqsRecordLike {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  readonly eventSourceARN: string;
+  readonly messageAttributes?: Readonly<Record<string, { readonly stringValue?: string }>>;
+}
+
+/** An SQS event (`SQSEvent` of @types/aws-lambda fits). */
+export interface SqsEventLike {
+  readonly Records: readonly SqsRecordLike[];
+}
+
+/** The Lambda context fields the worker reads (`Context` of @types/aws-lambda fits). */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The partial batch response (`SQSBatchResponse`). */
+export interface SqsBatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+/** The result of the scheduled maintenance event. */
+export interface MaintenanceResponse {
+  readonly maintenance: Record<string, unknown>;
+}
+
+/** The worker handler: `async (event, context)`, no callback (Node.js 24 on Lambda has none). */
+export type TaskHandler = (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike) => Promise<SqsBatchResponse | MaintenanceResponse>;
+
+/** Options of {@link createHandler}. */
+export interface CreateHandlerOptions {
+  /**
+   * The tasks this worker runs: an array of tasks or a module namespace (`import * as tasks from './tasks'`).
+   * Given explicitly so bundlers cannot drop the modules that define them.
+   */
+  readonly tasks: readonly unknown[] | Readonly<Record<string, unknown>>;
+  /**
+   * Builds the MikroORM config at cold start, after secrets are in `process.env`. `withLambdaTasks` is applied
+   * and the pool is sized to `concurrency + 1`. Give this or `orm`.
+   */
+  readonly ormConfig?: () => Options | Promise<Options>;
+  /** An initialised ORM (tests, or an app that manages its own); must be configured with `withLambdaTasks`. */
+  readonly orm?: MikroORM;
+  /**
+   * Records run at once per invocation.
+   * @default 1
+   */
+  readonly concurrency?: number;
+}
+
+function collectTasks(tasks: CreateHandlerOptions['tasks']): RegisteredTask[] {
+  const values = Array.isArray(tasks) ? tasks : Object.values(tasks ?? {});
+  const found = values.map(registeredTaskOf).filter((t): t is RegisteredTask => t !== undefined);
+  if (found.length === 0) {
+    throw new LambdaTasksError('createHandler: no tasks given: pass { tasks: [myTask] } or { tasks: await import("./tasks") } (values made by lambdaTask)');
+  }
+  return found;
+}
+
+/** The queue URL of an SQS ARN: the configured URL of that queue name, else the regional endpoint's. */
+function queueUrlOf(arn: string): string {
+  const [, , , region, account, name] = arn.split(':');
+  let queues: ReturnType<typeof getLambdaTasksConfig>['queues'] = {};
+  try {
+    queues = getLambdaTasksConfig().queues;
+  } catch {
+    // Without configuration, fall back to the regional URL.
+  }
+  for (const settings of Object.values(queues)) {
+    for (const url of [settings.url, settings.dlqUrl]) if (url && url.endsWith(`/${account}/${name}`)) return url;
+  }
+  return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+}
+
+/** Makes failed messages visible at once, so the redrive to the DLQ is immediate rather than a visibility timeout later. */
+async function releaseMessages(records: readonly SqsRecordLike[]): Promise<void> {
+  await Promise.all(
+    records.map(async (record) => {
+      try {
+        await getSqsClient().send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrlOf(record.eventSourceARN), ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }));
+      } catch (error) {
+        libraryLog.warn('could not reset the visibility of a failed message; SQS will redeliver it after its visibility timeout', { messageId: record.messageId, error: toError(error).message });
+      }
+    }),
+  );
+}
+
+/**
+ * Creates the worker's Lambda handler: for an SQS event it claims and runs each record's task
+ * and returns `{ batchItemFailures }` listing exactly the messages that could be neither run nor
+ * handed on (malformed, unknown task, database unreachable before the claim); a task's own failure
+ * is recorded FAILED and never goes there.
+ *
+ * @example
+ * // src/worker.ts
+ * import { defineConfig } from '@mikro-orm/postgresql';
+ * import { createHandler } from 'cdk-lambda-tasks/runtime';
+ * import * as tasks from './tasks';
+ *
+ * export const handler = createHandler({
+ *   tasks,
+ *   ormConfig: () => defineConfig({ clientUrl: process.env.DATABASE_URL, entities: [User] }),
+ * });
+ */
+export function createHandler(options: CreateHandlerOptions): TaskHandler {
+  const tasks = collectTasks(options.tasks);
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new LambdaTasksError(`createHandler: concurrency must be a positive integer, got ${String(concurrency)}`);
+  if (!options.orm === !options.ormConfig) throw new LambdaTasksError('createHandler: give exactly one of ormConfig or orm');
+
+  let ormPromise: Promise<MikroORM> | undefined;
+  const init = (): Promise<MikroORM> => {
+    ormPromise ??= (async (): Promise<MikroORM> => {
+      if (options.orm) return options.orm;
+      await resolveSecretsIntoEnv();
+      const config = withLambdaTasks(await options.ormConfig!());
+      const pool = { ...(config as { pool?: Record<string, unknown> }).pool, max: concurrency + 1 };
+      return (await PostgreSqlMikroORM.init({ ...config, pool } as Options as Parameters<typeof PostgreSqlMikroORM.init>[0])) as unknown as MikroORM;
+    })().catch((error: unknown) => {
+      ormPromise = undefined; // a rejected init is not cached: the next invocation tries again
+      throw error;
+    });
+    return ormPromise!;
+  };
+
+  libraryLog.info('worker created', { tasks: tasks.map((t) => t.name), concurrency });
+
+  return async (event, context) => {
+    void context;
+    if (isMaintenanceEvent(event)) {
+      libraryLog.info('maintenance event received', {});
+      return { maintenance: {} };
+    }
+    const records = (event as SqsEventLike).Records ?? [];
+    let orm: MikroORM;
+    try {
+      orm = await init();
+    } catch (error) {
+      libraryLog.error('worker initialisation failed; the whole batch goes back to SQS', { error: toError(error).message, messages: records.length });
+      await releaseMessages(records);
+      return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.messageId })) };
+    }
+    const em: EntityManager = orm.em.fork();
+    const failed: SqsRecordLike[] = [];
+    await mapWithConcurrency(records, concurrency, async (record) => {
+      try {
+        const result = await executeDelivery(em.fork(), record, {
+          timeoutsFor: (task) => ({ softTimeout: safeSoftTimeout(task) }),
+        });
+        if (result.kind === 'unprocessed') failed.push(record);
+      } catch (error) {
+        libraryLog.error('unexpected error handling a message; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
+        failed.push(record);
+      }
+    });
+    if (failed.length > 0) await releaseMessages(failed);
+    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.messageId })) };
+  };
+}
+
+function safeSoftTimeout(task: RegisteredTask): number | undefined {
+  try {
+    return task.resolveTimeouts().softTimeout;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,182 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { LambdaTasksError } from './errors';
+
+/** The prefix of secret reference variables: `LAMBDA_TASKS_SECRET_<NAME>` fills `NAME`. */
+export const SECRET_ENV_PREFIX = 'LAMBDA_TASKS_SECRET_';
+
+/** A Secrets Manager reference: which secret, which JSON key, which version. */
+export interface SecretReference {
+  /** The secret's full ARN (seven colon-separated segments). */
+  readonly arn: string;
+  /** The key of the secret's JSON object to read. */
+  readonly jsonKey: string;
+  /**
+   * The version stage; with neither stage nor id, AWSCURRENT.
+   * @default ''
+   */
+  readonly versionStage?: string;
+  /**
+   * The version id.
+   * @default ''
+   */
+  readonly versionId?: string;
+}
+
+/** Thrown at cold start when a secret reference is malformed or cannot be resolved. Never contains a secret value. */
+export class SecretResolutionError extends LambdaTasksError {
+  public override name = 'SecretResolutionError';
+  /** The variable at fault, e.g. `LAMBDA_TASKS_SECRET_DB_PASSWORD`. */
+  public readonly variable: string;
+  public constructor(variable: string, message: string, options?: { cause?: unknown }) {
+    super(`${variable}: ${message}`, options);
+    this.variable = variable;
+  }
+}
+
+const ARN_SEGMENTS = 7;
+const REFERENCE_SEGMENTS = 10;
+
+/** Checks a secret ARN: `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`; returns the fault, or null. */
+function arnFault(arn: string): string | null {
+  const parts = arn.split(':');
+  if (parts.length !== ARN_SEGMENTS) return `the ARN must have ${ARN_SEGMENTS} colon-separated segments, got ${parts.length}`;
+  const [prefix, partition, service, region, account, kind, name] = parts;
+  if (prefix !== 'arn' || !partition || service !== 'secretsmanager' || kind !== 'secret') {
+    return 'the ARN must look like arn:aws:secretsmanager:<region>:<account>:secret:<name>';
+  }
+  if (!region || !/^\d{12}$/.test(account) || !name) return 'the ARN needs a region, a 12-digit account and a secret name';
+  return null;
+}
+
+/**
+ * Formats a reference as `<arn>:<json-key>:<version-stage>:<version-id>` (ten segments; stage and id
+ * may be empty). The construct writes `LAMBDA_TASKS_SECRET_*` with it; `parseSecretReference` reads it back.
+ */
+export function formatSecretReference(reference: SecretReference): string {
+  const fault = arnFault(reference.arn);
+  // Unresolved CDK tokens (${Token[...]}) are checked at deploy time, not here.
+  if (fault && !reference.arn.includes('${Token[')) throw new SecretResolutionError('arn', fault);
+  if (!reference.jsonKey || reference.jsonKey.includes(':')) throw new SecretResolutionError('jsonKey', 'must be a non-empty JSON key without ":"');
+  for (const [field, value] of [['versionStage', reference.versionStage], ['versionId', reference.versionId]] as const) {
+    if (value?.includes(':')) throw new SecretResolutionError(field, 'must not contain ":"');
+  }
+  return [reference.arn, reference.jsonKey, reference.versionStage ?? '', reference.versionId ?? ''].join(':');
+}
+
+/** Parses a reference value; the error names the variable and the fault (never a value). */
+export function parseSecretReference(variable: string, value: string): SecretReference {
+  const parts = value.split(':');
+  if (parts.length !== REFERENCE_SEGMENTS) {
+    throw new SecretResolutionError(variable, `expected <arn>:<json-key>:<version-stage>:<version-id> (exactly ${REFERENCE_SEGMENTS} colon-separated segments), got ${parts.length}`);
+  }
+  const arn = parts.slice(0, ARN_SEGMENTS).join(':');
+  const fault = arnFault(arn);
+  if (fault) throw new SecretResolutionError(variable, fault);
+  const [jsonKey, versionStage, versionId] = parts.slice(ARN_SEGMENTS);
+  if (!jsonKey) throw new SecretResolutionError(variable, 'the JSON key is empty');
+  return { arn, jsonKey, versionStage, versionId };
+}
+
+interface Target { readonly name: string; readonly variable: string; readonly reference: SecretReference }
+
+/** Names this process wrote, so a second resolution neither calls nor complains that NAME is set. */
+const written = new Set<string>();
+const cache = new Map<string, Promise<Record<string, unknown>>>();
+
+/** Forgets the cache and the names written (tests). */
+export function resetSecretCache(): void {
+  written.clear();
+  cache.clear();
+}
+
+function versionOf(reference: SecretReference): { VersionStage?: string; VersionId?: string } {
+  if (!reference.versionStage && !reference.versionId) return { VersionStage: 'AWSCURRENT' };
+  return {
+    ...(reference.versionStage ? { VersionStage: reference.versionStage } : {}),
+    ...(reference.versionId ? { VersionId: reference.versionId } : {}),
+  };
+}
+
+async function fetchSecret(client: SecretsManagerClient, variable: string, reference: SecretReference): Promise<Record<string, unknown>> {
+  let response;
+  try {
+    response = await client.send(new GetSecretValueCommand({ SecretId: reference.arn, ...versionOf(reference) }));
+  } catch (error) {
+    throw new SecretResolutionError(variable, `GetSecretValue failed for ${reference.arn}: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
+  }
+  if (response.SecretString === undefined) throw new SecretResolutionError(variable, `secret ${reference.arn} is binary; it must be a JSON object string`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(response.SecretString);
+  } catch {
+    throw new SecretResolutionError(variable, `secret ${reference.arn} is not valid JSON; it must be a JSON object`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SecretResolutionError(variable, `secret ${reference.arn} is not a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Options of {@link resolveSecretsIntoEnv}. */
+export interface ResolveSecretsOptions {
+  /**
+   * The Secrets Manager client.
+   * @default - a client from the SDK's default chain
+   */
+  readonly client?: SecretsManagerClient;
+  /**
+   * The environment to read references from and write values into.
+   * @default process.env
+   */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Resolves every `LAMBDA_TASKS_SECRET_<NAME>=<arn>:<json-key>:<stage>:<id>` into `NAME`: validates all
+ * references first (a malformed one throws, so the container fails to start), makes one
+ * `GetSecretValue` per (ARN, stage, id), concurrently, and caches them in-process. `createHandler`
+ * calls it at cold start, before building the ORM config.
+ *
+ * @example
+ * // LAMBDA_TASKS_SECRET_DB_PASSWORD=arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:password::
+ * import { resolveSecretsIntoEnv } from 'cdk-lambda-tasks/runtime';
+ * await resolveSecretsIntoEnv();
+ * console.log(process.env.DB_PASSWORD !== undefined); // true
+ */
+export async function resolveSecretsIntoEnv(options: ResolveSecretsOptions = {}): Promise<string[]> {
+  const env = options.env ?? process.env;
+  const targets: Target[] = [];
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith(SECRET_ENV_PREFIX) || value === undefined) continue;
+    const name = variable.slice(SECRET_ENV_PREFIX.length);
+    if (!name) throw new SecretResolutionError(variable, 'names no variable: use LAMBDA_TASKS_SECRET_<NAME>');
+    const reference = parseSecretReference(variable, value);
+    if (env[name] !== undefined && !written.has(name)) {
+      throw new SecretResolutionError(variable, `${name} is also set in the environment: set one or the other`);
+    }
+    targets.push({ name, variable, reference });
+  }
+  const pending = targets.filter((t) => !written.has(t.name));
+  if (pending.length === 0) return [];
+  const client = options.client ?? new SecretsManagerClient({});
+  const groupKey = (r: SecretReference) => JSON.stringify([r.arn, versionOf(r)]);
+  for (const target of pending) {
+    const key = groupKey(target.reference);
+    if (!cache.has(key)) {
+      const promise = fetchSecret(client, target.variable, target.reference);
+      promise.catch(() => cache.delete(key)); // a failure is not cached
+      cache.set(key, promise);
+    }
+  }
+  const values = await Promise.all(pending.map((t) => cache.get(groupKey(t.reference))!));
+  pending.forEach((target, i) => {
+    const secret = values[i];
+    if (!(target.reference.jsonKey in secret)) {
+      throw new SecretResolutionError(target.variable, `secret ${target.reference.arn} has no key "${target.reference.jsonKey}"`);
+    }
+    const value = secret[target.reference.jsonKey];
+    env[target.name] = typeof value === 'string' ? value : JSON.stringify(value);
+    written.add(target.name);
+  });
+  return pending.map((t) => t.name);
+}
