@@ -1,8 +1,8 @@
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
 import { MikroORM as PostgreSqlMikroORM } from '@mikro-orm/postgresql';
-import { getLambdaTasksConfig, getSqsClient } from './config';
 import { mapWithConcurrency } from './concurrency';
+import { getLambdaTasksConfig, getSqsClient } from './config';
 import { LambdaTasksError, toError } from './errors';
 import { executeDelivery } from './executor';
 import { libraryLog } from './logger';
@@ -41,7 +41,11 @@ export interface MaintenanceResponse {
 }
 
 /** The worker handler: `async (event, context)`, no callback (Node.js 24 on Lambda has none). */
-export type TaskHandler = (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike) => Promise<SqsBatchResponse | MaintenanceResponse>;
+export interface TaskHandler {
+  (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<SqsBatchResponse | MaintenanceResponse>;
+  /** Closes the ORM the handler created from `ormConfig` (a local worker's shutdown, tests); a given `orm` is left open. */
+  close(): Promise<void>;
+}
 
 /** Options of {@link createHandler}. */
 export interface CreateHandlerOptions {
@@ -141,7 +145,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
 
   libraryLog.info('worker created', { tasks: tasks.map((t) => t.name), concurrency });
 
-  return async (event, context) => {
+  const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<SqsBatchResponse | MaintenanceResponse> => {
     void context;
     if (isMaintenanceEvent(event)) {
       libraryLog.info('maintenance event received', {});
@@ -172,6 +176,13 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     if (failed.length > 0) await releaseMessages(failed);
     return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.messageId })) };
   };
+  const close = async (): Promise<void> => {
+    const pending = ormPromise;
+    ormPromise = undefined;
+    if (!pending || options.orm) return;
+    await (await pending.catch(() => undefined))?.close();
+  };
+  return Object.assign(handle, { close });
 }
 
 function safeSoftTimeout(task: RegisteredTask): number | undefined {

@@ -1,0 +1,270 @@
+import { SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { EntitySchema } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { resetLambdaTasksConfig } from '../../src/runtime/config';
+import { createHandler, type SqsBatchResponse } from '../../src/runtime/handler';
+import { getTask } from '../../src/runtime/polling';
+import { TaskStatus } from '../../src/runtime/record';
+import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
+import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { lambdaContext, sqsEvent } from '../support/events';
+import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { configureForQueues } from '../support/tasks-env';
+
+class SideEffect {
+  id!: number;
+  label!: string;
+}
+const SideEffectSchema = new EntitySchema<SideEffect>({
+  class: SideEffect,
+  tableName: 'side_effect',
+  properties: { id: { type: 'integer', primary: true, autoincrement: true }, label: { type: 'string' } },
+});
+
+class RecordNotFound extends Error {}
+class UserGone extends RecordNotFound {}
+
+const write = async (em: EntityManager | import('@mikro-orm/core').EntityManager, label: string) => {
+  em.persist(Object.assign(new SideEffect(), { label }));
+  await em.flush();
+};
+
+const greet = lambdaTask({ name: 'worker.greet', args: z.object({ name: z.string() }) }, async ({ name }, ctx) => {
+  await write(ctx.em, `greet:${name}`);
+  ctx.logger.info('greeting %s', name);
+  return { greeting: `hello ${name}`, taskId: ctx.taskId };
+});
+const explode = lambdaTask({ name: 'worker.explode', args: z.object({ label: z.string() }) }, async ({ label }, ctx) => {
+  await write(ctx.em, label);
+  throw new Error('kaboom');
+});
+const ignored = lambdaTask({ name: 'worker.ignored', args: z.object({ label: z.string() }), ignoreErrors: [RecordNotFound] }, async ({ label }, ctx) => {
+  await write(ctx.em, label);
+  throw new UserGone('user 42 is gone');
+});
+const notJson = lambdaTask({ name: 'worker.notJson', args: z.object({}) }, async () => 10n);
+const throwsString = lambdaTask({ name: 'worker.throwsString', args: z.object({}) }, async () => {
+  throw 'a bare string'; // eslint-disable-line @typescript-eslint/only-throw-error
+});
+let gate: Promise<void> = Promise.resolve();
+let started: () => void = () => undefined;
+const slow = lambdaTask({ name: 'worker.slow', args: z.object({ label: z.string() }) }, async ({ label }, ctx) => {
+  await write(ctx.em, label);
+  started();
+  await gate;
+  return 'late';
+});
+
+describe(`The worker handler end to end (${engine})`, () => {
+  let db: TestDatabase;
+  let fauxqs: Fauxqs;
+  let queue: TestQueue;
+  const tasks = [greet, explode, ignored, notJson, throwsString, slow];
+  let handler: ReturnType<typeof createHandler>;
+  const fork = () => db.orm.em.fork() as EntityManager;
+  const effects = async (label: string) => fork().count(SideEffectSchema, { label });
+
+  /** Receives what is on the queue, invokes the handler like the event source, deletes what it processed. */
+  async function deliver(options: { handle?: typeof handler; messages?: Message[] } = {}): Promise<{ messages: Message[]; response: SqsBatchResponse }> {
+    const messages = options.messages ?? (await fauxqs.receive(queue.url, { waitSeconds: 1 }));
+    const response = (await (options.handle ?? handler)(sqsEvent(messages, queue.arn), lambdaContext())) as SqsBatchResponse;
+    const failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    await fauxqs.deleteMessages(queue.url, messages.filter((m) => !failedIds.has(m.MessageId!)));
+    return { messages, response };
+  }
+
+  async function enqueue(send: (em: EntityManager) => string): Promise<string> {
+    let id = '';
+    await fork().transactional(async (em) => {
+      id = send(em as EntityManager);
+    });
+    return id;
+  }
+
+  async function sendRaw(body: string): Promise<void> {
+    await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body }));
+  }
+
+  beforeAll(async () => {
+    [db, fauxqs] = await Promise.all([createTestOrm({ entities: [SideEffectSchema] }), Fauxqs.start()]);
+    await db.sql('create table "side_effect" ("id" serial primary key, "label" text not null)');
+    queue = await fauxqs.createQueue('worker');
+    handler = createHandler({ tasks, orm: db.orm });
+  });
+  beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
+  afterAll(async () => {
+    await Promise.all([db.close(), fauxqs.stop()]);
+    clearTaskRegistry();
+    resetLambdaTasksConfig();
+  });
+
+  it('is an async (event, context) function: arity 2, no callback', () => {
+    expect(handler.length).toBe(2);
+  });
+
+  it('runs a task: executeOnCommit → SQS → handler → SUCCESS with result, times and message id', async () => {
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    const id = await enqueue((em) => greet.executeOnCommit({ name: 'Alice' }, { em }));
+    const { messages, response } = await deliver();
+    const lines = info.mock.calls.map((c) => c[0] as string);
+    info.mockRestore();
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(messages).toHaveLength(1);
+    const record = await getTask(fork(), id);
+    expect(record).toMatchObject({ status: TaskStatus.SUCCESS, result: { greeting: 'hello Alice', taskId: id }, messageId: messages[0].MessageId, traceback: null });
+    expect(record!.startTime!.getTime()).toBeLessThanOrEqual(record!.endTime!.getTime());
+    expect(await effects('greet:Alice')).toBe(1);
+    expect(lines).toContain(`[${id}] greeting Alice`);
+    expect(await fauxqs.count(queue.url)).toMatchObject({ total: 0 });
+  });
+
+  it('records FAILED with the traceback and rolls the task’s writes back', async () => {
+    const id = await enqueue((em) => explode.executeOnCommit({ label: 'explode-1' }, { em }));
+    expect((await deliver()).response.batchItemFailures).toEqual([]);
+    const record = await getTask(fork(), id);
+    expect(record).toMatchObject({ status: TaskStatus.FAILED, result: null });
+    expect(record!.traceback).toMatch(/^Error: kaboom\n\s+at /);
+    expect(await effects('explode-1')).toBe(0);
+  });
+
+  it('records an ignoreErrors match (a subclass too) as SUCCESS with the traceback, a null result, writes rolled back', async () => {
+    const id = await enqueue((em) => ignored.executeOnCommit({ label: 'ignored-1' }, { em }));
+    await deliver();
+    const record = await getTask(fork(), id);
+    expect(record).toMatchObject({ status: TaskStatus.SUCCESS, result: null });
+    expect(record!.traceback).toMatch(/user 42 is gone/);
+    expect(await effects('ignored-1')).toBe(0);
+  });
+
+  it('records a non-JSON return value as FAILED with a clear reason', async () => {
+    const id = await enqueue((em) => notJson.executeOnCommit({}, { em }));
+    await deliver();
+    expect((await getTask(fork(), id))!.traceback).toMatch(/the task returned a value that is not JSON: result is a BigInt/);
+  });
+
+  it('turns a thrown non-Error into an Error', async () => {
+    const id = await enqueue((em) => throwsString.executeOnCommit({}, { em }));
+    await deliver();
+    expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.FAILED });
+    expect((await getTask(fork(), id))!.traceback).toMatch(/Non-Error thrown: a bare string/);
+  });
+
+  it('reports exactly the malformed and unknown-task messages in batchItemFailures, made visible at once for the DLQ', async () => {
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    await sendRaw('this is not json');
+    await sendRaw(JSON.stringify({ task_name: 'nobody.knows', kwargs: {} }));
+    const good = await enqueue((em) => greet.executeOnCommit({ name: 'Bob' }, { em }));
+    const messages: Message[] = [];
+    while (messages.length < 3) messages.push(...(await fauxqs.receive(queue.url, { waitSeconds: 1 })));
+    const { response } = await deliver({ messages });
+    errors.mockRestore();
+    const byBody = (text: string) => messages.find((m) => m.Body!.includes(text))!.MessageId;
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([byBody('this is not json'), byBody('nobody.knows')].sort());
+    expect(await getTask(fork(), good)).toMatchObject({ status: TaskStatus.SUCCESS });
+    // Visibility 0: the next receive finds them at once and, with maxReceiveCount 1, moves them to the DLQ.
+    expect(await fauxqs.receive(queue.url)).toEqual([]);
+    const dead = await fauxqs.drain(queue.dlqUrl);
+    expect(dead.map((m) => m.Body).sort()).toEqual([JSON.stringify({ task_name: 'nobody.knows', kwargs: {} }), 'this is not json'].sort());
+    await fauxqs.deleteMessages(queue.dlqUrl, dead);
+  });
+
+  it('runs a message without task_id (another producer) under a row keyed by its message id', async () => {
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    await sendRaw(JSON.stringify({ task_name: 'worker.greet', kwargs: { name: 'Foreign' } }));
+    const { messages } = await deliver();
+    info.mockRestore();
+    expect(await getTask(fork(), messages[0].MessageId!)).toMatchObject({ status: TaskStatus.SUCCESS, taskName: 'worker.greet', queue: 'default', kwargs: { name: 'Foreign' } });
+  });
+
+  it('records FAILED with the zod message when the kwargs fail the schema', async () => {
+    await sendRaw(JSON.stringify({ task_name: 'worker.greet', kwargs: { name: 42 } }));
+    const { messages, response } = await deliver();
+    expect(response.batchItemFailures).toEqual([]);
+    const record = await getTask(fork(), messages[0].MessageId!);
+    expect(record).toMatchObject({ status: TaskStatus.FAILED, note: 'invalid arguments' });
+    expect(record!.traceback).toMatch(/Task "worker.greet": kwargs: name: /);
+  });
+
+  it('skips, with a warning, a task_id without a row (rolled back or cleaned up)', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await sendRaw(JSON.stringify({ task_id: '00000000-0000-4000-8000-000000000001', task_name: 'worker.greet', kwargs: { name: 'Ghost' } }));
+    const { response } = await deliver();
+    expect(response.batchItemFailures).toEqual([]);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('does not exist'));
+    warn.mockRestore();
+    expect(await effects('greet:Ghost')).toBe(0);
+  });
+
+  it('runs a message delivered twice only once', async () => {
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await enqueue((em) => greet.executeOnCommit({ name: 'Twice' }, { em }));
+    const { messages } = await deliver();
+    const again = await deliver({ messages });
+    info.mockRestore();
+    expect(again.response.batchItemFailures).toEqual([]);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('duplicate delivery: the task is already SUCCESS'));
+    warn.mockRestore();
+    expect(await effects('greet:Twice')).toBe(1);
+  });
+
+  it('reports the batch when the database is unreachable at the claim (not "processed")', async () => {
+    const broken = await createTestOrm({ migrate: false });
+    await broken.close();
+    const brokenHandler = createHandler({ tasks, orm: broken.orm });
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const id = await enqueue((em) => greet.executeOnCommit({ name: 'Unreachable' }, { em }));
+    const { messages, response } = await deliver({ handle: brokenHandler });
+    errors.mockRestore();
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: messages[0].MessageId }]);
+    expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED });
+    // It went to the DLQ, where reconciliation will find its row still QUEUED.
+    await fauxqs.receive(queue.url);
+    const dead = await fauxqs.drain(queue.dlqUrl);
+    expect(dead.map((m) => JSON.parse(m.Body!).task_id)).toEqual([id]);
+    await fauxqs.deleteMessages(queue.dlqUrl, dead);
+  });
+
+  it('fails the whole batch when initialisation fails, and tries again on the next invocation', async () => {
+    let attempts = 0;
+    const flaky = createHandler({
+      tasks,
+      ormConfig: () => {
+        attempts++;
+        if (attempts === 1) throw new Error('database not ready');
+        return db.orm.config.getAll() as never;
+      },
+    });
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    await enqueue((em) => greet.executeOnCommit({ name: 'Flaky' }, { em }));
+    const first = await deliver({ handle: flaky });
+    expect(first.response.batchItemFailures).toHaveLength(1);
+    // Visible again at once; in this test we hand the same message in again instead of going through the DLQ.
+    const second = await deliver({ handle: flaky, messages: first.messages });
+    errors.mockRestore();
+    info.mockRestore();
+    expect(second.response.batchItemFailures).toEqual([]);
+    expect(attempts).toBe(2);
+    expect(await effects('greet:Flaky')).toBe(1);
+    await flaky.close();
+    await fauxqs.drain(queue.dlqUrl).then((dead) => fauxqs.deleteMessages(queue.dlqUrl, dead));
+  });
+
+  itOnPostgres('does not overwrite a row FAILED by someone else with a late SUCCESS', async () => {
+    let release!: () => void;
+    gate = new Promise((resolve) => (release = resolve));
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const id = await enqueue((em) => slow.executeOnCommit({ label: 'slow-1' }, { em }));
+    const delivering = deliver();
+    await running;
+    await db.sql("update task_record set status = 'FAILED', note = 'swept' where id = ?", [id]);
+    release();
+    await delivering;
+    warn.mockRestore();
+    expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.FAILED, note: 'swept' });
+    expect(await effects('slow-1')).toBe(0);
+  });
+});
