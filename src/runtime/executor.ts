@@ -115,7 +115,11 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
  * Handles one SQS message: decode, find the task, claim its row (committed on its own; a
  * body without task_id gets a row keyed by the message id), then run it.
  */
-export async function executeDelivery(em: EntityManager, delivery: Delivery, options: RunOptions & { timeoutsFor?: (task: RegisteredTask) => RunOptions } = {}): Promise<DeliveryResult> {
+export async function executeDelivery(
+  em: EntityManager,
+  delivery: Delivery,
+  runOptionsFor: (task: RegisteredTask) => RunOptions = () => ({}),
+): Promise<DeliveryResult> {
   const decoded = decodeMessageBody(delivery.body);
   if (!decoded.ok) {
     libraryLog.error('malformed task message; it goes to the DLQ', { messageId: delivery.messageId, reason: decoded.reason });
@@ -152,7 +156,7 @@ export async function executeDelivery(em: EntityManager, delivery: Delivery, opt
   }
 
   try {
-    const outcome = await runClaimedTask(em, row, task, options.timeoutsFor ? options.timeoutsFor(task) : options);
+    const outcome = await runClaimedTask(em, row, task, runOptionsFor(task));
     return { kind: 'processed', taskId: row.id, status: outcome.status === 'superseded' ? 'skipped' : outcome.status };
   } catch (error) {
     // The outcome could not be written (database lost mid-task): the row stays RUNNING until the sweep.

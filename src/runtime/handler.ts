@@ -40,6 +40,9 @@ export interface MaintenanceResponse {
   readonly maintenance: Record<string, unknown>;
 }
 
+/** What the handler returns: the partial batch response, or the maintenance summary. */
+export type HandlerResponse = SqsBatchResponse | MaintenanceResponse;
+
 /** The worker handler: `async (event, context)`, no callback (Node.js 24 on Lambda has none). */
 export interface TaskHandler {
   (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<SqsBatchResponse | MaintenanceResponse>;
@@ -97,7 +100,9 @@ async function releaseMessages(records: readonly SqsRecordLike[]): Promise<void>
   await Promise.all(
     records.map(async (record) => {
       try {
-        await getSqsClient().send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrlOf(record.eventSourceARN), ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }));
+        const queueUrl = queueUrlOf(record.eventSourceARN);
+        const command = new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 });
+        await getSqsClient().send(command);
       } catch (error) {
         libraryLog.warn('could not reset the visibility of a failed message; SQS will redeliver it after its visibility timeout', { messageId: record.messageId, error: toError(error).message });
       }
@@ -145,7 +150,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
 
   libraryLog.info('worker created', { tasks: tasks.map((t) => t.name), concurrency });
 
-  const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<SqsBatchResponse | MaintenanceResponse> => {
+  const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<HandlerResponse> => {
     void context;
     if (isMaintenanceEvent(event)) {
       libraryLog.info('maintenance event received', {});
@@ -164,9 +169,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     const failed: SqsRecordLike[] = [];
     await mapWithConcurrency(records, concurrency, async (record) => {
       try {
-        const result = await executeDelivery(em.fork(), record, {
-          timeoutsFor: (task) => ({ softTimeout: safeSoftTimeout(task) }),
-        });
+        const result = await executeDelivery(em.fork(), record, (task) => ({ softTimeout: safeSoftTimeout(task) }));
         if (result.kind === 'unprocessed') failed.push(record);
       } catch (error) {
         libraryLog.error('unexpected error handling a message; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });

@@ -14,7 +14,7 @@ export {
   TimeoutRangeError,
 } from './errors';
 export { createHandler } from './handler';
-export type { CreateHandlerOptions, LambdaContextLike, MaintenanceResponse, SqsBatchResponse, SqsEventLike, SqsRecordLike, TaskHandler } from './handler';
+export type { CreateHandlerOptions, HandlerResponse, LambdaContextLike, MaintenanceResponse, SqsBatchResponse, SqsEventLike, SqsRecordLike, TaskHandler } from './handler';
 export { TaskInvocation } from './invocation';
 export { taskLogger } from './logger';
 export type { TaskLogger } from './logger';

@@ -66,7 +66,8 @@ describe(`The worker handler end to end (${engine})`, () => {
   const effects = async (label: string) => fork().count(SideEffectSchema, { label });
 
   /** Receives what is on the queue, invokes the handler like the event source, deletes what it processed. */
-  async function deliver(options: { handle?: typeof handler; messages?: Message[] } = {}): Promise<{ messages: Message[]; response: SqsBatchResponse }> {
+  type Delivered = { messages: Message[]; response: SqsBatchResponse };
+  async function deliver(options: { handle?: typeof handler; messages?: Message[] } = {}): Promise<Delivered> {
     const messages = options.messages ?? (await fauxqs.receive(queue.url, { waitSeconds: 1 }));
     const response = (await (options.handle ?? handler)(sqsEvent(messages, queue.arn), lambdaContext())) as SqsBatchResponse;
     const failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
