@@ -142,7 +142,7 @@ project.addTask('docgen:check', {
 });
 
 // PGlite loads its wasm with a dynamic import(), which jest's CommonJS VM allows only with this flag.
-const JEST_NODE_OPTIONS = '--experimental-vm-modules --disable-warning=ExperimentalWarning';
+const JEST_NODE_OPTIONS = '--experimental-vm-modules --disable-warning=ExperimentalWarning --disable-warning=NodeVersionSupportWarning';
 project.testTask.env('NODE_OPTIONS', JEST_NODE_OPTIONS);
 
 project.addTask('test:pglite', {

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { SoftTimeLimitExceeded, toError } from './errors';
+import { getLambdaTasksConfig } from './config';
+import { setEagerRunner } from './dispatch';
+import { SoftTimeLimitExceeded, TaskNotRegisteredError, toError } from './errors';
 import { toJsonValue } from './json-value';
 import { libraryLog, runInTaskScope, taskLogger } from './logger';
 import { decodeMessageBody } from './message';
@@ -8,6 +10,7 @@ import { claim } from './records/claim';
 import { complete } from './records/complete';
 import { fail } from './records/fail';
 import { findStatus } from './records/findStatus';
+import { selectQueuedIdsInOrder } from './records/selectQueuedIdsInOrder';
 import { insertClaimed } from './records/insertClaimed';
 import type { TaskRow } from './records/row';
 import { findTask, type RegisteredTask } from './task';
@@ -162,5 +165,54 @@ export async function executeDelivery(
     // The outcome could not be written (database lost mid-task): the row stays RUNNING until the sweep.
     libraryLog.error('could not record the task outcome; the sweep will mark it FAILED', { taskId: row.id, taskName, error: toError(error).message });
     return { kind: 'processed', taskId: row.id, status: 'skipped' };
+  }
+}
+
+/**
+ * Claims a QUEUED row by id and runs it in this process (eager mode, drainTasks): no timeouts,
+ * no message id. Returns null when the row is not QUEUED (already run, or gone).
+ */
+export async function runQueuedTaskNow(em: EntityManager, id: string, taskName: string): Promise<TaskOutcome | null> {
+  const task = findTask(taskName);
+  if (!task) throw new TaskNotRegisteredError(taskName);
+  const row = await claim(em, id, null);
+  if (!row) return null;
+  return runClaimedTask(em, row, task);
+}
+
+/** Eager mode: committed invocations run here, one after the other, before the flush/commit resolves. */
+async function runEagerly(em: EntityManager, tasks: readonly { id: string; taskName: string }[]): Promise<void> {
+  const { eagerPropagate } = getLambdaTasksConfig();
+  for (const { id, taskName } of tasks) {
+    const outcome = await runQueuedTaskNow(em, id, taskName);
+    if (eagerPropagate && outcome?.status === TaskStatus.FAILED && outcome.error) throw outcome.error;
+  }
+}
+setEagerRunner(runEagerly);
+
+/** Options of {@link drainQueuedTasks}. */
+export interface DrainOptions {
+  /**
+   * Only tasks of these names.
+   * @default - every task
+   */
+  readonly taskNames?: readonly string[];
+}
+
+/** Runs every QUEUED task now, oldest first, including tasks those tasks enqueue; returns the outcomes. */
+export async function drainQueuedTasks(em: EntityManager, options: DrainOptions = {}): Promise<TaskOutcome[]> {
+  const outcomes: TaskOutcome[] = [];
+  for (;;) {
+    const queued = await selectQueuedIdsInOrder(em, options.taskNames);
+    if (queued.length === 0) return outcomes;
+    let ran = 0;
+    for (const { id, task_name: taskName } of queued) {
+      const outcome = await runQueuedTaskNow(em, id, taskName);
+      if (outcome) {
+        outcomes.push(outcome);
+        ran++;
+      }
+    }
+    if (ran === 0) return outcomes;
   }
 }

@@ -3,11 +3,11 @@ import { queryRowsOutsideTransaction } from '../sql';
 import type { TaskRow } from './row';
 
 /**
- * Claims a QUEUED row for this delivery: RUNNING, start time, message id, and
+ * Claims a QUEUED row for this delivery (or for an in-process run, without message id): RUNNING, start time, message id, and
  * `dispatched_at` if the send was never recorded. Commits on its own. Returns the row,
  * or null when it is not QUEUED (a duplicate delivery, or no such row).
  */
-export async function claim(em: EntityManager, id: string, messageId: string): Promise<TaskRow | null> {
+export async function claim(em: EntityManager, id: string, messageId: string | null): Promise<TaskRow | null> {
   const rows = await queryRowsOutsideTransaction<TaskRow>(
     em,
     `update "task_record"
