@@ -1,19 +1,21 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { getLambdaTasksConfig } from './config';
 import { setEagerRunner } from './dispatch';
-import { SoftTimeLimitExceeded, TaskNotRegisteredError, toError } from './errors';
+import { HardTimeLimitExceeded, SoftTimeLimitExceeded, TaskNotRegisteredError, toError } from './errors';
 import { toJsonValue } from './json-value';
 import { libraryLog, runInTaskScope, taskLogger } from './logger';
-import { decodeMessageBody } from './message';
+import { decodeMessageBody, type MessageBody } from './message';
 import { TaskStatus } from './record';
 import { claim } from './records/claim';
 import { complete } from './records/complete';
 import { fail } from './records/fail';
 import { findStatus } from './records/findStatus';
-import { selectQueuedIdsInOrder } from './records/selectQueuedIdsInOrder';
 import { insertClaimed } from './records/insertClaimed';
 import type { TaskRow } from './records/row';
+import { selectQueuedIdsInOrder } from './records/selectQueuedIdsInOrder';
+import { queryRowsOutsideTransaction } from './sql';
 import { findTask, type RegisteredTask } from './task';
+import { stopTransaction } from './timeouts';
 import type { TaskContext } from './types';
 
 /** One SQS message as the executor needs it. */
@@ -28,7 +30,7 @@ export interface Delivery {
  * unknown task, or an infrastructure failure before the claim committed; it belongs in batchItemFailures).
  */
 export type DeliveryResult =
-  | { readonly kind: 'processed'; readonly taskId: string | null; readonly status: TaskStatus | 'skipped' }
+  | { readonly kind: 'processed'; readonly taskId: string | null; readonly status: TaskStatus | 'skipped' | 'resent'; readonly hardTimedOut?: boolean }
   | { readonly kind: 'unprocessed'; readonly reason: string };
 
 /** How a claimed task ended. */
@@ -39,12 +41,29 @@ export interface TaskOutcome {
   readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | 'superseded';
   /** The error the task threw (also for an ignored error), if any. */
   readonly error?: Error;
+  /** True when the hard timeout stopped it (its promise was abandoned, still running in this process). */
+  readonly hardTimedOut?: boolean;
 }
 
-/** Options of a run: the soft timeout applies only in a worker (not in eager mode). */
+/** Options of a run. */
 export interface RunOptions {
-  /** Abort `ctx.signal` with SoftTimeLimitExceeded after this many seconds. */
-  readonly softTimeout?: number;
+  /**
+   * Enforce the soft timeout (ctx.signal) and the row's hard timeout, as a worker does; eager mode and drainTasks do not.
+   * @default false
+   */
+  readonly enforceTimeouts?: boolean;
+}
+
+/** The soft and hard timeouts a worker enforces: hard is the row's (fixed at enqueue), soft the task's, below it. */
+function timeoutsOf(task: RegisteredTask, row: TaskRow): { softTimeout: number; hardTimeout: number } {
+  const hardTimeout = row.hard_timeout;
+  let softTimeout = hardTimeout - 1;
+  try {
+    softTimeout = Math.min(task.resolveTimeouts().softTimeout, hardTimeout - 1);
+  } catch {
+    // The configuration changed since enqueue: keep the row's hard timeout and a soft one just below it.
+  }
+  return { softTimeout: Math.max(1, softTimeout), hardTimeout };
 }
 
 /** Thrown inside the task's transaction when the SUCCESS update found no RUNNING row: rolls it back. */
@@ -76,24 +95,40 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
     return { ...base, status: TaskStatus.FAILED, error: failure };
   }
 
+  const timeouts = options.enforceTimeouts ? timeoutsOf(task, row) : undefined;
   const controller = new AbortController();
-  const softTimer = options.softTimeout
-    ? setTimeout(() => controller.abort(new SoftTimeLimitExceeded(options.softTimeout!)), options.softTimeout * 1000)
-    : undefined;
+  const softTimer = timeouts && setTimeout(() => controller.abort(new SoftTimeLimitExceeded(timeouts.softTimeout)), timeouts.softTimeout * 1000);
+  let hardTimer: NodeJS.Timeout | undefined;
+  let transaction: unknown;
   let thrown: Error | undefined;
+  const work = em.fork().transactional(async (tem) => {
+    transaction = tem.getTransactionContext();
+    const ctx: TaskContext = { em: tem, taskId: row.id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
+    const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
+    const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
+    if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();
+  });
+  // After a hard timeout the promise is abandoned but still runs here: its late rejection must not crash the process.
+  work.catch(() => undefined);
+  const hardLimit = timeouts && new Promise<'hard'>((resolve) => (hardTimer = setTimeout(() => resolve('hard'), timeouts.hardTimeout * 1000)));
+  let timedOut = false;
   try {
-    await em.fork().transactional(async (tem) => {
-      const ctx: TaskContext = { em: tem, taskId: row.id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
-      const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
-      const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
-      if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();
-    });
+    timedOut = (await Promise.race(hardLimit ? [work, hardLimit] : [work])) === 'hard';
   } catch (error) {
     thrown = toError(error);
   } finally {
     if (softTimer) clearTimeout(softTimer);
+    if (hardTimer) clearTimeout(hardTimer);
   }
 
+  if (timedOut) {
+    if (!controller.signal.aborted) controller.abort(new HardTimeLimitExceeded(timeouts!.hardTimeout));
+    await stopTransaction(transaction, (pid) => queryRowsOutsideTransaction(em, 'select pg_cancel_backend(?)', [pid]));
+    const error = new HardTimeLimitExceeded(timeouts!.hardTimeout);
+    const written = await fail(em, row.id, row.attempt, { traceback: traceOf(error), note: 'hard timeout' });
+    log(written ? 'FAILED (hard timeout)' : 'stopped at its hard timeout; outcome not written', {});
+    return { ...base, status: written ? TaskStatus.FAILED : 'superseded', error, hardTimedOut: true };
+  }
   if (!thrown) {
     log('SUCCESS');
     return { ...base, status: TaskStatus.SUCCESS };
@@ -114,56 +149,78 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   return { ...base, status: ignored ? TaskStatus.SUCCESS : TaskStatus.FAILED, error: thrown };
 }
 
+/** How the worker adapts the handling of one message. */
+export interface DeliveryHooks {
+  /** How to run the task. */
+  readonly runOptions?: RunOptions;
+  /** Called after decoding, before the claim: a result here (re-sent, failed for lack of time) ends the delivery. */
+  readonly beforeClaim?: (task: RegisteredTask, body: MessageBody) => Promise<DeliveryResult | undefined>;
+}
+
+/**
+ * Claims the message's row and records it FAILED with a note, without running it
+ * (a task that can never fit in the time a worker has). Returns the delivery result.
+ */
+export async function failWithoutRunning(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask, note: string): Promise<DeliveryResult> {
+  const row = await claimRow(em, delivery, body, task);
+  if ('kind' in row) return row;
+  await fail(em, row.id, row.attempt, { traceback: `${note}\n(task ${task.name} was not run)`, note });
+  libraryLog.error(`task FAILED without running: ${note}`, { taskId: row.id, taskName: task.name });
+  return { kind: 'processed', taskId: row.id, status: TaskStatus.FAILED };
+}
+
+/** Claims the row of a message (inserting one for a message without task_id), or says why not. */
+async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask): Promise<TaskRow | DeliveryResult> {
+  const { task_id: taskId, task_name: taskName, kwargs } = body;
+  try {
+    if (taskId) {
+      const row = await claim(em, taskId, delivery.messageId);
+      if (row) return row;
+      const status = await findStatus(em, taskId);
+      if (status === null) libraryLog.warn('message for a task record that does not exist (rolled back or cleaned up); skipped', { taskId, taskName, messageId: delivery.messageId });
+      else libraryLog.warn(`duplicate delivery: the task is already ${status}; skipped`, { taskId, taskName, messageId: delivery.messageId });
+      return { kind: 'processed', taskId, status: 'skipped' };
+    }
+    const { hardTimeout } = task.resolveTimeouts();
+    const row = await insertClaimed(em, { id: delivery.messageId, taskName, kwargs, queue: task.queue, hardTimeout }, delivery.messageId);
+    if (row) return row;
+    libraryLog.warn('duplicate delivery of a message without task_id; skipped', { taskId: delivery.messageId, taskName });
+    return { kind: 'processed', taskId: delivery.messageId, status: 'skipped' };
+  } catch (error) {
+    libraryLog.error('could not claim the task (database unreachable?); the message goes back to SQS', { taskId, taskName, messageId: delivery.messageId, error: toError(error).message });
+    return { kind: 'unprocessed', reason: `claim failed: ${toError(error).message}` };
+  }
+}
+
 /**
  * Handles one SQS message: decode, find the task, claim its row (committed on its own; a
  * body without task_id gets a row keyed by the message id), then run it.
  */
-export async function executeDelivery(
-  em: EntityManager,
-  delivery: Delivery,
-  runOptionsFor: (task: RegisteredTask) => RunOptions = () => ({}),
-): Promise<DeliveryResult> {
+export async function executeDelivery(em: EntityManager, delivery: Delivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
   const decoded = decodeMessageBody(delivery.body);
   if (!decoded.ok) {
     libraryLog.error('malformed task message; it goes to the DLQ', { messageId: delivery.messageId, reason: decoded.reason });
     return { kind: 'unprocessed', reason: `malformed message: ${decoded.reason}` };
   }
-  const { task_id: taskId, task_name: taskName, kwargs } = decoded.body;
-  const task = findTask(taskName);
+  const task = findTask(decoded.body.task_name);
   if (!task) {
-    libraryLog.error('message for a task this worker does not know; it goes to the DLQ (pass the task to createHandler)', { messageId: delivery.messageId, taskName, taskId });
-    return { kind: 'unprocessed', reason: `unknown task ${taskName}` };
+    libraryLog.error('message for a task this worker does not know; it goes to the DLQ (pass the task to createHandler)', {
+      messageId: delivery.messageId, taskName: decoded.body.task_name, taskId: decoded.body.task_id,
+    });
+    return { kind: 'unprocessed', reason: `unknown task ${decoded.body.task_name}` };
   }
-
-  let row: TaskRow | null;
-  try {
-    if (taskId) {
-      row = await claim(em, taskId, delivery.messageId);
-      if (!row) {
-        const status = await findStatus(em, taskId);
-        if (status === null) libraryLog.warn('message for a task record that does not exist (rolled back or cleaned up); skipped', { taskId, taskName, messageId: delivery.messageId });
-        else libraryLog.warn(`duplicate delivery: the task is already ${status}; skipped`, { taskId, taskName, messageId: delivery.messageId });
-        return { kind: 'processed', taskId, status: 'skipped' };
-      }
-    } else {
-      const { hardTimeout } = task.resolveTimeouts();
-      row = await insertClaimed(em, { id: delivery.messageId, taskName, kwargs, queue: task.queue, hardTimeout }, delivery.messageId);
-      if (!row) {
-        libraryLog.warn('duplicate delivery of a message without task_id; skipped', { taskId: delivery.messageId, taskName });
-        return { kind: 'processed', taskId: delivery.messageId, status: 'skipped' };
-      }
-    }
-  } catch (error) {
-    libraryLog.error('could not claim the task (database unreachable?); the message goes back to SQS', { taskId, taskName, messageId: delivery.messageId, error: toError(error).message });
-    return { kind: 'unprocessed', reason: `claim failed: ${toError(error).message}` };
-  }
+  const early = await hooks.beforeClaim?.(task, decoded.body);
+  if (early) return early;
+  const row = await claimRow(em, delivery, decoded.body, task);
+  if ('kind' in row) return row;
 
   try {
-    const outcome = await runClaimedTask(em, row, task, runOptionsFor(task));
-    return { kind: 'processed', taskId: row.id, status: outcome.status === 'superseded' ? 'skipped' : outcome.status };
+    const outcome = await runClaimedTask(em, row, task, hooks.runOptions);
+    const status = outcome.status === 'superseded' ? 'skipped' : outcome.status;
+    return { kind: 'processed', taskId: row.id, status, hardTimedOut: outcome.hardTimedOut };
   } catch (error) {
     // The outcome could not be written (database lost mid-task): the row stays RUNNING until the sweep.
-    libraryLog.error('could not record the task outcome; the sweep will mark it FAILED', { taskId: row.id, taskName, error: toError(error).message });
+    libraryLog.error('could not record the task outcome; the sweep will mark it FAILED', { taskId: row.id, taskName: task.name, error: toError(error).message });
     return { kind: 'processed', taskId: row.id, status: 'skipped' };
   }
 }

@@ -4,11 +4,13 @@ import { MikroORM as PostgreSqlMikroORM } from '@mikro-orm/postgresql';
 import { mapWithConcurrency } from './concurrency';
 import { getLambdaTasksConfig, getSqsClient } from './config';
 import { LambdaTasksError, toError } from './errors';
-import { executeDelivery } from './executor';
+import { executeDelivery, failWithoutRunning, type DeliveryResult } from './executor';
 import { libraryLog } from './logger';
-import { isMaintenanceEvent } from './message';
+import { isMaintenanceEvent, RESENDS_ATTRIBUTE, type MessageBody } from './message';
 import { resolveSecretsIntoEnv } from './secrets';
+import { resendMessage } from './send';
 import { registeredTaskOf, type RegisteredTask } from './task';
+import { DEADLINE_MARGIN_SECONDS, MAX_DEADLINE_RESENDS } from './timeouts';
 import { withLambdaTasks } from './with-lambda-tasks';
 
 /** An SQS record as Lambda delivers it (the fields the worker reads; `SQSRecord` of @types/aws-lambda fits). */
@@ -17,7 +19,7 @@ export interface SqsRecordLike {
   readonly receiptHandle: string;
   readonly body: string;
   readonly eventSourceARN: string;
-  readonly messageAttributes?: Readonly<Record<string, { readonly stringValue?: string }>>;
+  readonly messageAttributes?: Readonly<Record<string, { readonly stringValue?: string; readonly dataType?: string }>>;
 }
 
 /** An SQS event (`SQSEvent` of @types/aws-lambda fits). */
@@ -151,7 +153,6 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
   libraryLog.info('worker created', { tasks: tasks.map((t) => t.name), concurrency });
 
   const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<HandlerResponse> => {
-    void context;
     if (isMaintenanceEvent(event)) {
       libraryLog.info('maintenance event received', {});
       return { maintenance: {} };
@@ -167,10 +168,16 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     }
     const em: EntityManager = orm.em.fork();
     const failed: SqsRecordLike[] = [];
+    // After a hard timeout the abandoned task still runs in this container: the rest of the batch is re-sent, not run next to it.
+    let stopped = false;
     await mapWithConcurrency(records, concurrency, async (record) => {
       try {
-        const result = await executeDelivery(em.fork(), record, (task) => ({ softTimeout: safeSoftTimeout(task) }));
+        const result = await executeDelivery(em.fork(), record, {
+          runOptions: { enforceTimeouts: true },
+          beforeClaim: (task, body) => checkDeadline(em, record, task, body, context, stopped),
+        });
         if (result.kind === 'unprocessed') failed.push(record);
+        else if (result.hardTimedOut) stopped = true;
       } catch (error) {
         libraryLog.error('unexpected error handling a message; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
         failed.push(record);
@@ -188,10 +195,47 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
   return Object.assign(handle, { close });
 }
 
-function safeSoftTimeout(task: RegisteredTask): number | undefined {
+function resendsOf(record: SqsRecordLike): number {
+  const value = Number(record.messageAttributes?.[RESENDS_ATTRIBUTE]?.stringValue ?? 0);
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/**
+ * Before a claim: when the task's hard timeout plus the margin does not fit in the time left
+ * (or the batch was stopped by a hard timeout), re-send the message unchanged with its re-send
+ * count + 1 and report it processed; a task that can never fit, or was re-sent too often, is
+ * recorded FAILED with a note instead of looping. A failed re-send goes to batchItemFailures.
+ */
+async function checkDeadline(
+  em: EntityManager,
+  record: SqsRecordLike,
+  task: RegisteredTask,
+  body: MessageBody,
+  context: LambdaContextLike,
+  stopped: boolean,
+): Promise<DeliveryResult | undefined> {
+  let hardTimeout: number;
   try {
-    return task.resolveTimeouts().softTimeout;
-  } catch {
-    return undefined;
+    // Resolved against this worker's queue: a hard timeout above the queue's maximum throws here.
+    hardTimeout = task.resolveTimeouts().hardTimeout;
+  } catch (error) {
+    return failWithoutRunning(em.fork(), record, body, task, `deadline: it can never run on this worker: ${toError(error).message}`);
   }
+  const neededMs = (hardTimeout + DEADLINE_MARGIN_SECONDS) * 1000;
+  const remainingMs = context.getRemainingTimeInMillis();
+  if (!stopped && neededMs <= remainingMs) return undefined;
+  const resends = resendsOf(record);
+  if (resends >= MAX_DEADLINE_RESENDS) {
+    return failWithoutRunning(em.fork(), record, body, task, `deadline: re-sent ${resends} times for lack of time (needs ${neededMs / 1000} s); raise the worker's timeout`);
+  }
+  try {
+    await resendMessage(queueUrlOf(record.eventSourceARN), record.body, record.messageAttributes, resends + 1);
+  } catch (error) {
+    libraryLog.error('could not re-send a message for lack of time; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
+    return { kind: 'unprocessed', reason: 're-send failed' };
+  }
+  libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
+    taskId: body.task_id, taskName: task.name, resends: resends + 1, remainingMs, neededMs,
+  });
+  return { kind: 'processed', taskId: body.task_id ?? null, status: 'resent' };
 }

@@ -1,8 +1,8 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { mapWithConcurrency } from './concurrency';
 import { getQueueSettings, getSqsClient, MAX_TIMEOUT_SECONDS } from './config';
 import { ConfigurationError } from './errors';
-import { encodeMessageBody, MAX_MESSAGE_BYTES, messageBytes } from './message';
+import { encodeMessageBody, MAX_MESSAGE_BYTES, messageBytes, RESENDS_ATTRIBUTE } from './message';
 
 /** A committed task whose message is to be sent. */
 export interface OutgoingTask {
@@ -103,4 +103,19 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[]): Promise<
     }
   });
   return { sent, failed, firstError };
+}
+
+/** Sends a message's body again, unchanged, with its other attributes and the re-send counter set to `resends`. */
+export async function resendMessage(
+  queueUrl: string,
+  body: string,
+  attributes: Readonly<Record<string, { readonly stringValue?: string; readonly dataType?: string }>> | undefined,
+  resends: number,
+): Promise<void> {
+  const kept: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    if (name !== RESENDS_ATTRIBUTE && value.stringValue !== undefined) kept[name] = { DataType: value.dataType ?? 'String', StringValue: value.stringValue };
+  }
+  kept[RESENDS_ATTRIBUTE] = { DataType: 'Number', StringValue: String(resends) };
+  await getSqsClient().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: kept }));
 }
