@@ -161,7 +161,13 @@ export interface DeliveryHooks {
  * Claims the message's row and records it FAILED with a note, without running it
  * (a task that can never fit in the time a worker has). Returns the delivery result.
  */
-export async function failWithoutRunning(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask, note: string): Promise<DeliveryResult> {
+export async function failWithoutRunning(
+  em: EntityManager,
+  delivery: Delivery,
+  body: MessageBody,
+  task: RegisteredTask,
+  note: string,
+): Promise<DeliveryResult> {
   const row = await claimRow(em, delivery, body, task);
   if ('kind' in row) return row;
   await fail(em, row.id, row.attempt, { traceback: `${note}\n(task ${task.name} was not run)`, note });
