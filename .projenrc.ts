@@ -151,4 +151,10 @@ project.addTask('test:pglite', {
   exec: 'env -u DATABASE_URL jest --passWithNoTests test/runtime',
 });
 
+project.addTask('example', {
+  description: 'Run the hello example (embedded PGlite unless DATABASE_URL is set)',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/hello/main.ts',
+  receiveArgs: true,
+});
+
 project.synth();

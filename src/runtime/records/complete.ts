@@ -16,7 +16,7 @@ export async function complete(
   const rows = await queryRows<{ id: string }>(
     em,
     `update "task_record"
-        set "status" = 'SUCCESS', "end_time" = now(), "result" = ?::jsonb, "traceback" = ?, "note" = ?
+        set "status" = 'SUCCESS', "end_time" = clock_timestamp(), "result" = ?::jsonb, "traceback" = ?, "note" = ?
       where "id" = ? and "status" = 'RUNNING' and "attempt" = ?
       returning "id"`,
     [jsonParam(outcome.result), outcome.traceback ?? null, outcome.note ?? null, id, attempt],

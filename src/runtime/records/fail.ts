@@ -9,7 +9,7 @@ export async function fail(em: EntityManager, id: string, attempt: number, failu
   const rows = await queryRowsOutsideTransaction<{ id: string }>(
     em,
     `update "task_record"
-        set "status" = 'FAILED', "end_time" = now(), "result" = null, "traceback" = ?, "note" = ?
+        set "status" = 'FAILED', "end_time" = clock_timestamp(), "result" = null, "traceback" = ?, "note" = ?
       where "id" = ? and "status" = 'RUNNING' and "attempt" = ?
       returning "id"`,
     [failure.traceback, failure.note ?? null, id, attempt],

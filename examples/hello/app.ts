@@ -1,0 +1,125 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { PGliteDriver } from 'mikro-orm-pglite';
+import {
+  configureLambdaTasks,
+  getTask,
+  LambdaTasksError,
+  TaskRecord,
+  withLambdaTasks,
+  type LambdaTasksOptions,
+} from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
+import { lambdaTasksMigrations } from '../../src/runtime/migrations'; // 'cdk-lambda-tasks/runtime/migrations'
+import { GreetingSchema, Migration20270101000000Hello, Visit, VisitSchema } from './entities';
+import { failsOnPurpose, sayHello, slowReport } from './tasks';
+import { escapeHtml, renderTaskDetail, renderTaskList } from './views';
+
+export const exampleTasks = { sayHello, slowReport, failsOnPurpose };
+type ExampleTaskName = keyof typeof exampleTasks;
+
+export interface HelloExampleOptions {
+  /** Port to listen on; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** PostgreSQL URL; without it, embedded PGlite in memory. @default process.env.DATABASE_URL */
+  readonly databaseUrl?: string;
+  /** The runtime configuration. @default { eager: true } */
+  readonly tasks?: LambdaTasksOptions;
+  /** What the page header says about how tasks run. @default 'eager mode' */
+  readonly modeLabel?: string;
+}
+
+export interface HelloExample {
+  readonly url: string;
+  readonly orm: MikroORM;
+  close(): Promise<void>;
+}
+
+/** The example's MikroORM config: its entities, the library's entity and dispatcher, both migrations. */
+export function helloOrmConfig(databaseUrl: string | undefined): Options {
+  const common = {
+    entities: [VisitSchema, GreetingSchema],
+    extensions: [Migrator],
+    migrations: { migrationsList: [...lambdaTasksMigrations, { name: 'Migration20270101000000Hello', class: Migration20270101000000Hello }], snapshot: false, silent: true },
+  };
+  return withLambdaTasks(
+    databaseUrl ? { ...common, driver: PostgreSqlDriver, clientUrl: databaseUrl } : { ...common, driver: PGliteDriver, dbName: 'postgres' },
+  ) as Options;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
+const sendJson = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value, null, 2));
+const sendHtml = (res: ServerResponse, status: number, html: string) => send(res, status, 'text/html; charset=utf-8', html);
+
+/** Starts the example: an HTTP server over MikroORM, in eager mode unless told otherwise. */
+export async function startHelloExample(options: HelloExampleOptions = {}): Promise<HelloExample> {
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+  const mode = options.modeLabel ?? 'eager mode · tasks run in-process right after each commit';
+  configureLambdaTasks(options.tasks ?? { eager: true });
+  const orm = await MikroORM.init(helloOrmConfig(databaseUrl));
+  await orm.getMigrator().up();
+
+  async function trigger(url: URL, res: ServerResponse): Promise<void> {
+    const name = url.searchParams.get('name') ?? 'World';
+    const which = (url.searchParams.get('task') ?? 'sayHello') as ExampleTaskName;
+    const task = exampleTasks[which];
+    if (!task) return sendJson(res, 400, { error: `unknown task "${which}"; use one of ${Object.keys(exampleTasks).join(', ')}` });
+    let taskId = '';
+    // The app row and the task record commit together; the task runs (or is sent) after the commit.
+    await orm.em.fork().transactional(async (em) => {
+      em.persist(Object.assign(new Visit(), { name, createdAt: new Date() }));
+      taskId = task.executeOnCommit({ name }, { em });
+    });
+    if (url.searchParams.get('redirect')) return send(res, 303, 'text/plain', 'See Other', { location: `/tasks/${taskId}` });
+    const record = await getTask(orm.em, taskId);
+    return sendJson(res, 202, { taskId, status: record?.status, api: `/api/tasks/${taskId}`, page: `/tasks/${taskId}` });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET') return sendJson(res, 405, { error: 'GET only' });
+    if (url.pathname === '/trigger') return trigger(url, res);
+    const api = url.pathname.match(/^\/api\/tasks\/([0-9a-f-]{36})$/);
+    if (api) {
+      const record = await getTask(orm.em, api[1]);
+      return record ? sendJson(res, 200, record) : sendJson(res, 404, { error: 'no such task' });
+    }
+    const detail = url.pathname.match(/^\/tasks\/([0-9a-f-]{36})$/);
+    if (detail) {
+      const record = await getTask(orm.em, detail[1]);
+      return record ? sendHtml(res, 200, renderTaskDetail(record, mode)) : sendHtml(res, 404, `<p>No task ${escapeHtml(detail[1])}. <a href="/">All tasks</a></p>`);
+    }
+    if (url.pathname === '/') {
+      const status = url.searchParams.get('status') || undefined;
+      const taskName = url.searchParams.get('task') || undefined;
+      const em = orm.em.fork();
+      const records = await em.find(TaskRecord, { ...(status ? { status: status as TaskRecord['status'] } : {}), ...(taskName ? { taskName } : {}) }, { orderBy: { enqueuedAt: 'desc' }, limit: 200 });
+      const names = Object.values(exampleTasks).map((t) => t.name);
+      return sendHtml(res, 200, renderTaskList(records, { status, taskName }, names, mode));
+    }
+    return sendJson(res, 404, { error: 'not found' });
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      const status = error instanceof LambdaTasksError ? 400 : 500;
+      if (status === 500) console.error(error);
+      if (!res.headersSent) sendJson(res, status, { error: (error as Error).message });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 3000, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    orm,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await orm.close(true);
+    },
+  };
+}
