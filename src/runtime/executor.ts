@@ -253,7 +253,7 @@ async function runEagerly(em: EntityManager, tasks: readonly { id: string; taskN
 }
 setEagerRunner(runEagerly);
 
-/** Options of {@link drainQueuedTasks}. */
+/** Options of `drainTasks` (`cdk-lambda-tasks/runtime/testing`). */
 export interface DrainOptions {
   /**
    * Only tasks of these names.
