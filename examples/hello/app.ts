@@ -4,6 +4,9 @@ import { MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGliteDriver } from 'mikro-orm-pglite';
+import { GreetingSchema, Migration20270101000000Hello, Visit, VisitSchema } from './entities';
+import { failsOnPurpose, sayHello, slowReport } from './tasks';
+import { escapeHtml, renderTaskDetail, renderTaskList } from './views';
 import {
   configureLambdaTasks,
   getTask,
@@ -13,9 +16,6 @@ import {
   type LambdaTasksOptions,
 } from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
 import { lambdaTasksMigrations } from '../../src/runtime/migrations'; // 'cdk-lambda-tasks/runtime/migrations'
-import { GreetingSchema, Migration20270101000000Hello, Visit, VisitSchema } from './entities';
-import { failsOnPurpose, sayHello, slowReport } from './tasks';
-import { escapeHtml, renderTaskDetail, renderTaskList } from './views';
 
 export const exampleTasks = { sayHello, slowReport, failsOnPurpose };
 type ExampleTaskName = keyof typeof exampleTasks;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { lambdaTask } from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
 import { Greeting } from './entities';
+import { lambdaTask } from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
 
 /** Greets someone and stores the greeting: the seed example's task. */
 export const sayHello = lambdaTask(

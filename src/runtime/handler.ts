@@ -6,6 +6,7 @@ import { getLambdaTasksConfig, getSqsClient } from './config';
 import { LambdaTasksError, toError } from './errors';
 import { executeDelivery, failWithoutRunning, type DeliveryResult } from './executor';
 import { libraryLog } from './logger';
+import { runMaintenance, type MaintenanceStepResult } from './maintenance';
 import { isMaintenanceEvent, RESENDS_ATTRIBUTE, type MessageBody } from './message';
 import { resolveSecretsIntoEnv } from './secrets';
 import { resendMessage } from './send';
@@ -39,7 +40,8 @@ export interface SqsBatchResponse {
 
 /** The result of the scheduled maintenance event. */
 export interface MaintenanceResponse {
-  readonly maintenance: Record<string, unknown>;
+  /** Each step (relay, sweep, reconcile) with its duration, result or error. */
+  readonly maintenance: Record<string, MaintenanceStepResult>;
 }
 
 /** What the handler returns: the partial batch response, or the maintenance summary. */
@@ -154,8 +156,8 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
 
   const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<HandlerResponse> => {
     if (isMaintenanceEvent(event)) {
-      libraryLog.info('maintenance event received', {});
-      return { maintenance: {} };
+      const orm = await init(); // a failed init throws: the scheduler retries
+      return { maintenance: await runMaintenance(orm.em.fork()) };
     }
     const records = (event as SqsEventLike).Records ?? [];
     let orm: MikroORM;

@@ -1,5 +1,5 @@
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { startHelloExample, type HelloExample } from '../../examples/hello/app';
+import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { engine } from '../support/database';
 
 describe(`The hello example (${engine}, eager mode)`, () => {

@@ -1,0 +1,14 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { TaskStatus } from '../record';
+import { queryRowsOutsideTransaction } from '../sql';
+
+/** Status, queue and run_after of the given rows, by id (missing ids have no row). */
+export async function findRows(em: EntityManager, ids: readonly string[]): Promise<Map<string, { status: TaskStatus; queue: string; run_after: Date }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await queryRowsOutsideTransaction<{ id: string; status: TaskStatus; queue: string; run_after: Date }>(
+    em,
+    'select "id", "status", "queue", "run_after" from "task_record" where "id" in (?)',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}

@@ -1,0 +1,203 @@
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message, type SendMessageBatchCommandInput, type SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { mockClient } from 'aws-sdk-client-mock';
+import { z } from 'zod';
+import { resetLambdaTasksConfig } from '../../src/runtime/config';
+import { createHandler, type SqsBatchResponse } from '../../src/runtime/handler';
+import { reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from '../../src/runtime/maintenance';
+import { getTask } from '../../src/runtime/polling';
+import { TaskStatus } from '../../src/runtime/record';
+import { claim } from '../../src/runtime/records/claim';
+import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
+import { account, createRunLog } from '../support/accounting';
+import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { lambdaContext, sqsEvent } from '../support/events';
+import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { configureForQueues } from '../support/tasks-env';
+
+const work = lambdaTask({ name: 'maintenance.work', args: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
+  await (ctx.em as EntityManager).execute('insert into run_log (task_id) values (?)', [ctx.taskId]);
+  return n;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
+  let db: TestDatabase;
+  let fauxqs: Fauxqs;
+  let queue: TestQueue;
+  const handler = () => createHandler({ tasks: [work], orm: db.orm });
+  const fork = () => db.orm.em.fork() as EntityManager;
+
+  /** Plays the Lambda event source until the queue is empty (waiting out delays up to `waitMs`). */
+  async function runWorker(waitMs = 0): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    const handle = handler();
+    for (;;) {
+      const messages: Message[] = await fauxqs.receive(queue.url, { waitSeconds: 1 });
+      if (messages.length === 0) {
+        if (Date.now() >= deadline) return;
+        continue;
+      }
+      const response = (await handle(sqsEvent(messages, queue.arn), lambdaContext())) as SqsBatchResponse;
+      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+      await fauxqs.deleteMessages(queue.url, messages.filter((m) => !failed.has(m.MessageId!)));
+    }
+  }
+
+  async function enqueue(count: number, options: { delay?: number } = {}): Promise<string[]> {
+    const ids: string[] = [];
+    await fork().transactional(async (em) => {
+      for (let n = 0; n < count; n++) ids.push(work.executeOnCommit({ n }, { em, delay: options.delay }));
+    });
+    return ids;
+  }
+
+  /** A client whose SendMessageBatch always fails: the send after commit never happens (as if the process died). */
+  function deadClient(): SQSClient {
+    const client = new SQSClient({ region: 'us-east-1' });
+    mockClient(client).on(SendMessageBatchCommand).rejects(new Error('process died before sending'));
+    return client;
+  }
+
+  beforeAll(async () => {
+    [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
+    await createRunLog(db);
+    queue = await fauxqs.createQueue('maintenance');
+  });
+  beforeEach(() => {
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(async () => {
+    await Promise.all([db.close(), fauxqs.stop()]);
+    clearTaskRegistry();
+    resetLambdaTasksConfig();
+  });
+
+  it('1. the process dies between commit and send: the relay delivers it once, with what is left of its delay', async () => {
+    configureForQueues({ default: queue }, { sqsClient: deadClient() });
+    const [id] = await enqueue(1, { delay: 3 });
+    expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED, dispatchedAt: null });
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    expect(await relayQueuedTasks({ em: fork(), olderThanSeconds: 0 })).toEqual({ sent: 1, failed: 0 });
+    expect(await fauxqs.count(queue.url)).toMatchObject({ visible: 0, delayed: 1 });
+    expect((await getTask(fork(), id))!.dispatchedAt).toBeInstanceOf(Date);
+    expect(await relayQueuedTasks({ em: fork(), olderThanSeconds: 0 })).toEqual({ sent: 0, failed: 0 });
+    await runWorker(5000);
+    expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
+  });
+
+  it('leaves young rows to the commit hook (olderThanSeconds)', async () => {
+    configureForQueues({ default: queue }, { sqsClient: deadClient() });
+    const ids = await enqueue(1);
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    expect(await relayQueuedTasks({ em: fork(), olderThanSeconds: 60 })).toEqual({ sent: 0, failed: 0 });
+    await relayQueuedTasks({ em: fork(), olderThanSeconds: 0 });
+    await runWorker();
+    expect(await account(db, ids)).toEqual({ lost: [], twice: [] });
+  });
+
+  it('2. SendMessageBatch fails entirely, then partially: the relay delivers every row once', async () => {
+    configureForQueues({ default: queue }, { sqsClient: deadClient() });
+    const entirely = await enqueue(3);
+    // Partial: the real fauxqs client, with the first entry of each batch dropped and reported Failed.
+    const partialClient = new SQSClient({ endpoint: fauxqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    partialClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        const input = args.input as SendMessageBatchCommandInput;
+        const [dropped, ...rest] = input.Entries!;
+        const result = await next({ ...args, input: { ...input, Entries: rest } });
+        const output = result.output as SendMessageBatchCommandOutput;
+        output.Failed = [...(output.Failed ?? []), { Id: dropped.Id!, Code: 'InternalError', SenderFault: false, Message: 'injected' }];
+        return result;
+      },
+      { step: 'initialize', name: 'dropFirstEntry' },
+    );
+    configureForQueues({ default: queue }, { sqsClient: partialClient });
+    const partially = await enqueue(3);
+    const undispatched = await db.sql<{ id: string }>('select id from task_record where id in (?) and dispatched_at is null', [[...entirely, ...partially]]);
+    expect(undispatched).toHaveLength(4);
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    expect(await relayQueuedTasks({ em: fork(), olderThanSeconds: 0 })).toEqual({ sent: 4, failed: 0 });
+    await runWorker();
+    expect(await account(db, [...entirely, ...partially])).toEqual({ lost: [], twice: [] });
+  });
+
+  itOnPostgres('3. two relays at once send each row once', async () => {
+    configureForQueues({ default: queue }, { sqsClient: deadClient() });
+    const ids = await enqueue(20);
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    const results = await Promise.all([relayQueuedTasks({ em: fork(), olderThanSeconds: 0, limit: 15 }), relayQueuedTasks({ em: fork(), olderThanSeconds: 0, limit: 15 })]);
+    expect(results[0].sent + results[1].sent).toBe(20);
+    expect(results.every((r) => r.sent > 0)).toBe(true); // both did work: SKIP LOCKED split the rows
+    const messages = await fauxqs.drain(queue.url);
+    const sentIds = messages.map((m) => JSON.parse(m.Body!).task_id as string);
+    expect(new Set(sentIds).size).toBe(20);
+    expect(sentIds).toHaveLength(20);
+    for (let i = 0; i < messages.length; i += 10) await handler()(sqsEvent(messages.slice(i, i + 10), queue.arn), lambdaContext());
+    await fauxqs.deleteMessages(queue.url, messages);
+    expect(await account(db, ids)).toEqual({ lost: [], twice: [] });
+  });
+
+  it('4. a task whose worker died (blocked past the Lambda deadline) is marked FAILED by the sweep', async () => {
+    const [id] = await enqueue(1);
+    const [message] = await fauxqs.receive(queue.url, { waitSeconds: 1 });
+    expect(await claim(fork(), id, message.MessageId!)).not.toBeNull(); // the worker claimed it, then was killed
+    await fauxqs.deleteMessages(queue.url, [message]);
+    expect(await sweepLostTasks({ em: fork() })).toEqual({ swept: 0 }); // still within hard timeout + margin
+    await db.sql("update task_record set start_time = now() - interval '361 seconds' where id = ?", [id]); // hard 300 + margin 60
+    expect(await sweepLostTasks({ em: fork() })).toEqual({ swept: 1 });
+    const record = await getTask(fork(), id);
+    expect(record).toMatchObject({ status: TaskStatus.FAILED });
+    expect(record!.note).toMatch(/^swept: still RUNNING 60 s after its hard timeout/);
+    expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
+  });
+
+  it('5. a message redriven to the DLQ unprocessed is re-sent by reconciliation and runs once; a malformed one stays', async () => {
+    const [id] = await enqueue(1);
+    await fauxqs.receive(queue.url, { waitSeconds: 1, visibilityTimeout: 1 }); // received, never processed
+    await sleep(1200);
+    expect(await fauxqs.receive(queue.url)).toEqual([]); // maxReceiveCount 1: moved to the DLQ
+    await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: '{"oops":' }));
+    expect((await fauxqs.count(queue.dlqUrl)).total).toBe(2);
+    const result = await reconcileDeadLetters({ em: fork() });
+    expect(result).toEqual({ resent: 1, deleted: 0, kept: { malformed: 1, unknownTask: 0, noRow: 0, running: 0 } });
+    await runWorker();
+    expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
+    expect(await fauxqs.count(queue.dlqUrl)).toMatchObject({ total: 1, inFlight: 1 }); // kept: visible again after reconciliation's visibility timeout
+  });
+
+  it('deletes a DLQ message whose task already finished, and keeps one without a row', async () => {
+    const [id] = await enqueue(1);
+    const [message] = await fauxqs.receive(queue.url, { waitSeconds: 1 });
+    await handler()(sqsEvent([message], queue.arn), lambdaContext());
+    await fauxqs.deleteMessages(queue.url, [message]);
+    await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: message.Body }));
+    await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: JSON.stringify({ task_id: '00000000-0000-4000-8000-00000000abcd', task_name: 'maintenance.work', kwargs: { n: 1 } }) }));
+    const result = await reconcileDeadLetters({ em: fork() });
+    expect(result).toMatchObject({ resent: 0, deleted: 1, kept: { noRow: 1 } });
+    expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
+  });
+
+  it('runs relay, sweep and reconciliation on the maintenance event, each timed; a failing step does not skip the others', async () => {
+    configureForQueues({ default: queue }, { sqsClient: deadClient() });
+    const [id] = await enqueue(1);
+    await db.sql("update task_record set enqueued_at = now() - interval '2 minutes' where id = ?", [id]);
+    configureForQueues({ default: { ...queue, dlqUrl: `${fauxqs.endpoint}/000000000000/no-such-dlq` } }, { sqsClient: fauxqs.client });
+    const response = (await handler()({ lambdaTasks: 'maintenance', v: 1 }, lambdaContext())) as { maintenance: Record<string, { ok: boolean; durationMs: number; error?: string; result?: unknown }> };
+    expect(response.maintenance.relay).toMatchObject({ ok: true, result: { sent: 1, failed: 0 } });
+    expect(response.maintenance.sweep).toMatchObject({ ok: true });
+    expect(response.maintenance.reconcile).toMatchObject({ ok: false });
+    expect(Object.values(response.maintenance).every((s) => typeof s.durationMs === 'number')).toBe(true);
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    await runWorker();
+    expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
+    const all = await runMaintenance(fork());
+    expect(Object.keys(all)).toEqual(['relay', 'sweep', 'reconcile']);
+  });
+});
