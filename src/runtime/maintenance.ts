@@ -117,7 +117,8 @@ async function receiveDeadLetters(url: string, max: number): Promise<Message[]> 
 async function deleteMessages(url: string, messages: readonly Message[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
     const chunk = messages.slice(i, i + 10);
-    await getSqsClient().send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })) }));
+    const entries = chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! }));
+    await getSqsClient().send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }));
   }
 }
 
@@ -157,7 +158,8 @@ export async function reconcileDeadLetters(options: ReconcileOptions): Promise<R
           result.kept.unknownTask++;
           continue;
         }
-        await getSqsClient().send(new SendMessageCommand({ QueueUrl: url, MessageBody: message.Body, DelaySeconds: delaySecondsUntil(new Date(row.run_after)) }));
+        const delay = delaySecondsUntil(new Date(row.run_after));
+        await getSqsClient().send(new SendMessageCommand({ QueueUrl: url, MessageBody: message.Body, DelaySeconds: delay }));
         result.resent++;
         settled.push(message);
       } else if (TERMINAL_STATUSES.includes(row.status)) {

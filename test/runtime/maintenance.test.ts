@@ -132,7 +132,8 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
     const ids = await enqueue(20);
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
-    const results = await Promise.all([relayQueuedTasks({ em: fork(), olderThanSeconds: 0, limit: 15 }), relayQueuedTasks({ em: fork(), olderThanSeconds: 0, limit: 15 })]);
+    const relay = () => relayQueuedTasks({ em: fork(), olderThanSeconds: 0, limit: 15 });
+    const results = await Promise.all([relay(), relay()]);
     expect(results[0].sent + results[1].sent).toBe(20);
     expect(results.every((r) => r.sent > 0)).toBe(true); // both did work: SKIP LOCKED split the rows
     const messages = await fauxqs.drain(queue.url);
