@@ -77,6 +77,7 @@ const project = new typescript.TypeScriptProject({
     'pg@8.16.3',
     '@types/pg@8.15.6',
     'ts-node@10.9.2',
+    'fast-check@4.10.2',
     '@types/aws-lambda@8.10.164',
   ],
   jestOptions: {

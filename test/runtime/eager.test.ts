@@ -79,6 +79,20 @@ describe(`Eager mode (${engine})`, () => {
     expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.SUCCESS });
   });
 
+  it('stores and runs arguments with a semicolon (PGlite’s dialect once took it for a second statement)', async () => {
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    const em = fork();
+    const id = sayHello.executeOnCommit({ name: "O'Brien; DROP TABLE greeting; --" }, { em });
+    await em.flush();
+    info.mockRestore();
+    expect(await getTask(em, id)).toMatchObject({ status: TaskStatus.SUCCESS, kwargs: { name: "O'Brien; DROP TABLE greeting; --" } });
+    // Counted with a bound parameter: MikroORM inlines values, and on PGlite a ';' in them breaks the app's own query too.
+    const counted = (await (db.orm.em as EntityManager).getConnection().getKnex().raw('select count(*)::int as n from greeting where text = ?', [
+      "hello O'Brien; DROP TABLE greeting; --",
+    ])) as { rows: { n: number }[] };
+    expect(counted.rows[0].n).toBe(1);
+  });
+
   it('ignores the delay', async () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     const em = fork();

@@ -14,7 +14,7 @@ export async function findRows(em: EntityManager, ids: readonly string[]): Promi
   if (ids.length === 0) return new Map();
   const rows = await queryRowsOutsideTransaction<RowState & { id: string }>(
     em,
-    'select "id", "status", "queue", "run_after" from "task_record" where "id" in (?)',
+    'select "id", "status", "queue", "run_after" from "task_record" where "id" = any(?::uuid[])',
     [ids],
   );
   return new Map(rows.map((r) => [r.id, r]));

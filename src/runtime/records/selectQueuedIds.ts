@@ -6,7 +6,7 @@ export async function selectQueuedIds(em: EntityManager, ids: readonly string[])
   if (ids.length === 0) return new Set();
   const rows = await queryRowsOutsideTransaction<{ id: string }>(
     em,
-    'select "id" from "task_record" where "id" in (?) and "status" = \'QUEUED\'',
+    'select "id" from "task_record" where "id" = any(?::uuid[]) and "status" = \'QUEUED\'',
     [ids],
   );
   return new Set(rows.map((r) => r.id));
