@@ -44,7 +44,9 @@ describe(`Worker-level faults (${engine})`, () => {
   async function receive(count: number): Promise<Message[]> {
     const messages: Message[] = [];
     const deadline = Date.now() + 5000;
-    while (messages.length < count && Date.now() < deadline) messages.push(...(await fauxqs.receive(queue.url, { waitSeconds: 1, max: count - messages.length })));
+    while (messages.length < count && Date.now() < deadline) {
+      messages.push(...(await fauxqs.receive(queue.url, { waitSeconds: 1, max: count - messages.length })));
+    }
     return messages;
   }
 
@@ -133,11 +135,12 @@ describe(`Worker-level faults (${engine})`, () => {
     const bodies = fc.sample(body, { numRuns: 1000, seed: 20261125 });
     const records = bodies.map((text) => sqsRecord(text, queue.arn));
     const expected = { failures: 0, succeeded: 0, failed: 0, skipped: 0 };
+    const oracle = z.object({ n: z.number().int(), s: z.string().max(10).optional() }).strict();
     for (const record of records) {
       const decoded = decodeMessageBody(record.body);
       if (!decoded.ok || decoded.body.task_name !== 'faults.work') expected.failures++;
       else if (decoded.body.task_id) expected.skipped++;
-      else if (z.object({ n: z.number().int(), s: z.string().max(10).optional() }).strict().safeParse(decoded.body.kwargs).success) expected.succeeded++;
+      else if (oracle.safeParse(decoded.body.kwargs).success) expected.succeeded++;
       else expected.failed++;
     }
     let failures = 0;
