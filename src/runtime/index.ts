@@ -25,8 +25,10 @@ export type { SerializedInvocation } from './message';
 export { getTask, waitForTask } from './polling';
 export type { WaitForTaskOptions } from './polling';
 export { TaskRecord, TaskRecordSchema, TaskStatus } from './record';
-export { formatSecretReference, parseSecretReference, resolveSecretsIntoEnv, SECRET_ENV_PREFIX, SecretResolutionError } from './secrets';
-export type { ResolveSecretsOptions, SecretReference } from './secrets';
+export { formatSecretReference, parseSecretReference, SECRET_ENV_PREFIX, SecretResolutionError } from './secret-reference';
+export { resolveSecretsIntoEnv } from './secrets';
+export type { SecretReference } from './secret-reference';
+export type { ResolveSecretsOptions } from './secrets';
 export { lambdaTask } from './task';
 export type {
   DirectCallOptions,

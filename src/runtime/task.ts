@@ -7,6 +7,7 @@ import { TaskDefinitionError, TaskValidationError, TimeoutRangeError } from './e
 import { toJsonValue } from './json-value';
 import { taskLogger } from './logger';
 import { encodeMessageBody, MAX_MESSAGE_BYTES, messageBytes, type SerializedInvocation } from './message';
+import { QUEUE_NAME_PATTERN } from './names';
 import { TaskRecord, TaskStatus } from './record';
 import { insertQueuedOnce } from './records/insertQueuedOnce';
 import { checkTimeoutValue, resolveTimeouts } from './timeouts';
@@ -131,7 +132,6 @@ export interface RegisteredTask {
 const registry = new Map<string, RegisteredTask>();
 const TASK_MARK = Symbol.for('cdk-lambda-tasks.task');
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
-const QUEUE_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 const KNOWN_OPTIONS = new Set(['name', 'args', 'softTimeout', 'hardTimeout', 'queue', 'ignoreErrors']);
 
 /** The registered task of that name, or undefined. */
@@ -212,8 +212,8 @@ function checkDefinition(options: LambdaTaskOptions<TaskArgsSchema>, fn: unknown
     throw new TaskDefinitionError(name, 'args', 'must be an object schema such as z.object({ userId: z.number() }): task arguments are one object');
   }
   if (typeof fn !== 'function') throw new TaskDefinitionError(name, 'fn', 'the task function is missing: lambdaTask(options, async (args, ctx) => …)');
-  if (options.queue !== undefined && (typeof options.queue !== 'string' || !QUEUE_PATTERN.test(options.queue))) {
-    throw new TaskDefinitionError(name, 'queue', `${JSON.stringify(options.queue)} is not a queue name (letters, digits, _ and -)`);
+  if (options.queue !== undefined && (typeof options.queue !== 'string' || !QUEUE_NAME_PATTERN.test(options.queue))) {
+    throw new TaskDefinitionError(name, 'queue', `${JSON.stringify(options.queue)} is not a queue name (letters, digits, _ and -, up to 40 characters)`);
   }
   if (options.ignoreErrors !== undefined) {
     if (!Array.isArray(options.ignoreErrors)) throw new TaskDefinitionError(name, 'ignoreErrors', 'must be an array of Error classes');
