@@ -63,7 +63,7 @@ const project = new typescript.TypeScriptProject({
     `@mikro-orm/knex@${MIKRO_ORM}`,
     'zod@4.6.7',
     'aws-cdk-lib@2.257.0',
-    'constructs@10.5.0',
+    'constructs@10.5.1',
     'aws-cdk@2.1148.1',
     'esbuild@0.27.7',
     'mikro-orm-pglite@0.5.1',
@@ -78,6 +78,9 @@ const project = new typescript.TypeScriptProject({
     '@types/pg@8.15.6',
     'ts-node@10.9.2',
     'fast-check@4.10.2',
+    'cdk-nag@3.0.2',
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/integ-runner@2.197.10',
     '@types/aws-lambda@8.10.164',
   ],
   jestOptions: {
