@@ -98,7 +98,7 @@ export interface LambdaTasksQueueProps {
   readonly architecture?: Architecture;
   /**
    * Bundling overrides (local esbuild; Docker is never used).
-   * @default - minified CommonJS with source maps, the AWS SDK and unused knex dialects external
+   * @default - minified CommonJS, the AWS SDK and unused knex dialects external
    */
   readonly bundling?: BundlingOptions;
   /**

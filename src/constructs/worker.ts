@@ -93,7 +93,6 @@ export class TaskQueueResources extends Construct {
       bundling: {
         format: OutputFormat.CJS,
         minify: true,
-        sourceMap: true,
         externalModules: WORKER_EXTERNAL_MODULES,
         ...options.bundling,
         forceDockerBundling: false,
