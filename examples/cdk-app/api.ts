@@ -1,8 +1,8 @@
 // An API function that enqueues a task in the same transaction as its own writes.
 import { MikroORM } from '@mikro-orm/postgresql';
-import { withLambdaTasks } from '../../src/runtime'; // 'cdk-lambda-tasks/runtime'
 import { ormConfig } from './orm-config';
 import { sendWelcomeEmail } from './tasks';
+import { withLambdaTasks } from '../../src/runtime'; // 'cdk-lambda-tasks/runtime'
 
 let orm: Promise<MikroORM> | undefined;
 

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { getLambdaTasksConfig } from './config';
-import { setEagerRunner } from './dispatch';
-import { HardTimeLimitExceeded, SoftTimeLimitExceeded, TaskNotRegisteredError, toError } from './errors';
+
+import { findDispatchSubscriber, setEagerRunner } from './dispatch';
+import { HardTimeLimitExceeded, NonRetriableError, SoftTimeLimitExceeded, TaskNotRegisteredError, toError } from './errors';
 import { toJsonValue } from './json-value';
 import { libraryLog, runInTaskScope, taskLogger } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
@@ -11,8 +12,12 @@ import { complete } from './records/complete';
 import { fail } from './records/fail';
 import { findStatus } from './records/findStatus';
 import { insertClaimed } from './records/insertClaimed';
+import { insertQueued } from './records/insertQueued';
+import { markRetrying } from './records/markRetrying';
 import type { TaskRow } from './records/row';
 import { selectQueuedIdsInOrder } from './records/selectQueuedIdsInOrder';
+import { tryAdvisoryLock } from './records/tryAdvisoryLock';
+import { retryDelaySeconds } from './retries';
 import { queryRowsOutsideTransaction } from './sql';
 import { findTask, type RegisteredTask } from './task';
 import { stopTransaction } from './timeouts';
@@ -38,7 +43,9 @@ export interface TaskOutcome {
   readonly taskId: string;
   readonly taskName: string;
   /** SUCCESS or FAILED; `superseded` when the row was no longer this attempt's RUNNING row at the end. */
-  readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | 'superseded';
+  readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | TaskStatus.RETRYING | 'superseded';
+  /** For RETRYING: the id of the next attempt's row. */
+  readonly nextTaskId?: string;
   /** The error the task threw (also for an ignored error), if any. */
   readonly error?: Error;
   /** True when the hard timeout stopped it (its promise was abandoned, still running in this process). */
@@ -68,6 +75,36 @@ function timeoutsOf(task: RegisteredTask, row: TaskRow): { softTimeout: number; 
 
 /** Thrown inside the task's transaction when the SUCCESS update found no RUNNING row: rolls it back. */
 class ClaimLost extends Error {}
+
+/** Thrown inside the task's transaction when a singleton task's advisory lock is taken. */
+class SingletonBusy extends Error {}
+
+/**
+ * Records this attempt RETRYING (with the error's stack) and inserts the next attempt — a new row, attempt + 1,
+ * same root id, run after `delaySeconds` — in one transaction; its message is sent when that commits.
+ */
+async function scheduleRetry(em: EntityManager, row: TaskRow, task: RegisteredTask, error: Error | null, delaySeconds: number, reason: string): Promise<TaskOutcome> {
+  const next = {
+    id: globalThis.crypto.randomUUID(),
+    taskName: task.name,
+    kwargs: row.kwargs,
+    queue: row.queue,
+    hardTimeout: row.hard_timeout,
+    runAfter: new Date(Date.now() + delaySeconds * 1000),
+    attempt: row.attempt + 1,
+    rootId: row.root_id,
+  };
+  let written = false;
+  await em.fork().transactional(async (tem) => {
+    written = await markRetrying(tem, row.id, row.attempt, { traceback: error ? traceOf(error) : null, note: `${reason} in ${delaySeconds} s as attempt ${next.attempt}` });
+    if (!written) return;
+    await insertQueued(tem, next);
+    await findDispatchSubscriber(tem).registerInserted(tem, [next]);
+  });
+  if (!written) return { taskId: row.id, taskName: task.name, status: 'superseded', error: error ?? undefined };
+  libraryLog.info('task RETRYING', { taskId: row.id, taskName: task.name, attempt: row.attempt, nextTaskId: next.id, delaySeconds, reason });
+  return { taskId: row.id, taskName: task.name, status: TaskStatus.RETRYING, error: error ?? undefined, nextTaskId: next.id };
+}
 
 function traceOf(error: Error): string {
   return error.stack ?? `${error.name}: ${error.message}`;
@@ -103,6 +140,7 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   let thrown: Error | undefined;
   const work = em.fork().transactional(async (tem) => {
     transaction = tem.getTransactionContext();
+    if (task.singletonKey && !(await tryAdvisoryLock(tem, task.singletonKey(output)))) throw new SingletonBusy();
     const ctx: TaskContext = { em: tem, taskId: row.id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
     const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
     const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
@@ -136,6 +174,18 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   if (thrown instanceof ClaimLost) {
     libraryLog.warn('task finished but its row was no longer RUNNING for this attempt (swept or run elsewhere); its writes were rolled back', { taskId: row.id, taskName: task.name });
     return { ...base, status: 'superseded' };
+  }
+  if (thrown instanceof SingletonBusy) {
+    const note = 'singleton: another run holds its lock';
+    if (task.retrySingleton) return scheduleRetry(em, row, task, null, task.retry.delay, `${note}; retrying`);
+    await complete(em, row.id, row.attempt, { result: null, note: `skipped: ${note}` });
+    log('SUCCESS (skipped: singleton busy)');
+    return { ...base, status: TaskStatus.SUCCESS };
+  }
+  const retryable = !(thrown instanceof NonRetriableError) && task.retry.on.some((cls) => thrown instanceof cls) && row.attempt <= task.retry.maxRetries;
+  if (retryable) {
+    const delay = retryDelaySeconds(task.retry.delay, row.attempt);
+    return scheduleRetry(em, row, task, thrown, delay, `${thrown.name}: retry ${row.attempt} of ${task.retry.maxRetries}`);
   }
   const ignored = task.ignoreErrors.some((cls) => thrown instanceof cls);
   const written = ignored

@@ -6,7 +6,7 @@ import { getLambdaTasksConfig, getSqsClient } from './config';
 import { LambdaTasksError, toError } from './errors';
 import { executeDelivery, failWithoutRunning, type DeliveryResult } from './executor';
 import { libraryLog } from './logger';
-import { runMaintenance, type MaintenanceStepResult } from './maintenance';
+import { runMaintenance, type MaintenanceOptions, type MaintenanceStepResult } from './maintenance';
 import { isMaintenanceEvent, RESENDS_ATTRIBUTE, type MessageBody } from './message';
 import { resolveSecretsIntoEnv } from './secrets';
 import { resendMessage } from './send';
@@ -73,6 +73,11 @@ export interface CreateHandlerOptions {
    * @default 1
    */
   readonly concurrency?: number;
+  /**
+   * What the scheduled maintenance event does besides relay, sweep and reconciliation (the cleanup's retention and limit).
+   * @default - keep 30 days, delete at most 1000 rows per run
+   */
+  readonly maintenance?: MaintenanceOptions;
 }
 
 function collectTasks(tasks: CreateHandlerOptions['tasks']): RegisteredTask[] {
@@ -157,7 +162,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
   const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<HandlerResponse> => {
     if (isMaintenanceEvent(event)) {
       const orm = await init(); // a failed init throws: the scheduler retries
-      return { maintenance: await runMaintenance(orm.em.fork()) };
+      return { maintenance: await runMaintenance(orm.em.fork(), options.maintenance) };
     }
     const records = (event as SqsEventLike).Records ?? [];
     let orm: MikroORM;

@@ -18,8 +18,8 @@ export type { CreateHandlerOptions, HandlerResponse, LambdaContextLike, Maintena
 export { TaskInvocation } from './invocation';
 export { taskLogger } from './logger';
 export type { TaskLogger } from './logger';
-export { reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from './maintenance';
-export type { MaintenanceStepResult, ReconcileOptions, ReconcileResult, RelayOptions, RelayResult, SweepOptions } from './maintenance';
+export { cleanupTaskRecords, cleanupTaskRecordsTask, reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from './maintenance';
+export type { CleanupOptions, MaintenanceOptions, MaintenanceStepResult, ReconcileOptions, ReconcileResult, RelayOptions, RelayResult, SweepOptions } from './maintenance';
 export { MAINTENANCE_EVENT } from './message';
 export type { SerializedInvocation } from './message';
 export { getTask, waitForTask } from './polling';

@@ -1,16 +1,18 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/core';
+import { z } from 'zod';
 import { getLambdaTasksConfig, getSqsClient } from './config';
-import { toError } from './errors';
+import { LambdaTasksError, toError } from './errors';
 import { libraryLog } from './logger';
 import { decodeMessageBody } from './message';
 import { TaskStatus, TERMINAL_STATUSES } from './record';
+import { deleteOldTerminal } from './records/deleteOldTerminal';
 import { findRows } from './records/findRows';
 import { markDispatchedInTransaction } from './records/markDispatchedInTransaction';
 import { selectUndispatchedForUpdate } from './records/selectUndispatchedForUpdate';
 import { sweepRunning } from './records/sweepRunning';
 import { delaySecondsUntil, sendTaskMessages } from './send';
-import { findTask } from './task';
+import { findTask, lambdaTask } from './task';
 
 /** Options of {@link relayQueuedTasks}. */
 export interface RelayOptions {
@@ -178,6 +180,57 @@ export async function reconcileDeadLetters(options: ReconcileOptions): Promise<R
   return result;
 }
 
+/** Options of {@link cleanupTaskRecords}. */
+export interface CleanupOptions {
+  readonly em: EntityManager;
+  /**
+   * Delete terminal rows (SUCCESS, FAILED, RETRYING) that ended longer ago than this.
+   * @default 30
+   */
+  readonly olderThanDays?: number;
+  /**
+   * Rows deleted per call, so one run stays short.
+   * @default 1000
+   */
+  readonly limit?: number;
+}
+
+/**
+ * Deletes old terminal task records, oldest first, at most `limit` per call; QUEUED and RUNNING rows are
+ * never touched. The maintenance event runs it every tick; it is also the task `lambdaTasks.cleanupTaskRecords`.
+ *
+ * @example
+ * import { cleanupTaskRecords } from 'cdk-lambda-tasks/runtime';
+ * const { deleted } = await cleanupTaskRecords({ em: orm.em.fork(), olderThanDays: 7, limit: 5000 });
+ */
+export async function cleanupTaskRecords(options: CleanupOptions): Promise<{ deleted: number }> {
+  const olderThanDays = options.olderThanDays ?? 30;
+  const limit = options.limit ?? 1000;
+  if (!Number.isInteger(olderThanDays) || olderThanDays < 0) throw new LambdaTasksError(`cleanupTaskRecords: olderThanDays must be a whole number of days ≥ 0, got ${String(olderThanDays)}`);
+  if (!Number.isInteger(limit) || limit < 1) throw new LambdaTasksError(`cleanupTaskRecords: limit must be a positive integer, got ${String(limit)}`);
+  return { deleted: await deleteOldTerminal(options.em, olderThanDays, limit) };
+}
+
+/** The built-in task form of {@link cleanupTaskRecords} (`lambdaTasks.cleanupTaskRecords`). */
+export const cleanupTaskRecordsTask = lambdaTask(
+  { name: 'lambdaTasks.cleanupTaskRecords', args: z.object({ olderThanDays: z.number().int().min(0).default(30), limit: z.number().int().min(1).max(100_000).default(1000) }) },
+  async ({ olderThanDays, limit }, ctx) => cleanupTaskRecords({ em: ctx.em, olderThanDays, limit }),
+);
+
+/** Options of {@link runMaintenance}. */
+export interface MaintenanceOptions {
+  /**
+   * The cleanup step deletes terminal rows older than this many days; 0 turns the step off.
+   * @default 30
+   */
+  readonly retentionDays?: number;
+  /**
+   * Rows the cleanup step deletes per run.
+   * @default 1000
+   */
+  readonly cleanupLimit?: number;
+}
+
 /** One timed step of a maintenance run. */
 export interface MaintenanceStepResult {
   readonly ok: boolean;
@@ -187,15 +240,17 @@ export interface MaintenanceStepResult {
 }
 
 /**
- * Runs relay, sweep and DLQ reconciliation, each timed and logged in one line; a failing step does
+ * Runs relay, sweep, DLQ reconciliation and a bounded cleanup, each timed and logged in one line; a failing step does
  * not skip the others. The worker runs it on the scheduled event `{ "lambdaTasks": "maintenance", "v": 1 }`.
  */
-export async function runMaintenance(em: EntityManager): Promise<Record<string, MaintenanceStepResult>> {
+export async function runMaintenance(em: EntityManager, options: MaintenanceOptions = {}): Promise<Record<string, MaintenanceStepResult>> {
+  const retentionDays = options.retentionDays ?? 30;
   const steps: [string, () => Promise<unknown>][] = [
     ['relay', () => relayQueuedTasks({ em })],
     ['sweep', () => sweepLostTasks({ em })],
     ['reconcile', () => reconcileDeadLetters({ em })],
   ];
+  if (retentionDays > 0) steps.push(['cleanup', () => cleanupTaskRecords({ em, olderThanDays: retentionDays, limit: options.cleanupLimit ?? 1000 })]);
   const results: Record<string, MaintenanceStepResult> = {};
   for (const [name, step] of steps) {
     const started = Date.now();

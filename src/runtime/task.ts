@@ -43,6 +43,33 @@ export interface LambdaTaskOptions<S extends TaskArgsSchema> {
    * @default []
    */
   readonly ignoreErrors?: readonly ErrorClass[];
+  /**
+   * Error classes (subclasses included) after which the attempt is recorded RETRYING and a new attempt
+   * (a new row: attempt + 1, same rootId) is enqueued with exponential backoff. `NonRetriableError` never retries.
+   * @default [] (no retries)
+   */
+  readonly retryOn?: readonly ErrorClass[];
+  /**
+   * Retries after the first attempt (0..25); the attempt after the last one ends FAILED.
+   * @default 3
+   */
+  readonly maxRetries?: number;
+  /**
+   * Seconds before the first retry (1..900); each later one waits twice as long, plus up to 20 % jitter, at most 900 s.
+   * @default 10
+   */
+  readonly retryDelay?: number;
+  /**
+   * Run at most one at a time: a PostgreSQL advisory lock (`pg_try_advisory_xact_lock`) on the task name, or on
+   * the name and the key this function returns for the arguments, held by the task's transaction.
+   * @default false
+   */
+  readonly singleton?: boolean | ((args: zc.output<S>) => string);
+  /**
+   * When the lock is taken: true retries later (like `retryOn`, not counted in maxRetries); false records SUCCESS with a note.
+   * @default true
+   */
+  readonly retrySingleton?: boolean;
 }
 
 /** Options of `executeOnCommit`. */
@@ -119,6 +146,10 @@ export interface RegisteredTask {
   readonly queue: string;
   readonly given: { readonly softTimeout?: number; readonly hardTimeout?: number };
   readonly ignoreErrors: readonly ErrorClass[];
+  readonly retry: { readonly on: readonly ErrorClass[]; readonly maxRetries: number; readonly delay: number };
+  /** The advisory-lock key for these (parsed) arguments, when the task is a singleton. */
+  readonly singletonKey?: (args: unknown) => string;
+  readonly retrySingleton: boolean;
   readonly fn: (args: unknown, ctx: TaskContext) => unknown;
   /** Identifies the definition, so re-defining the same task (a module reload) is allowed. */
   readonly fingerprint: string;
@@ -132,7 +163,7 @@ export interface RegisteredTask {
 const registry = new Map<string, RegisteredTask>();
 const TASK_MARK = Symbol.for('cdk-lambda-tasks.task');
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
-const KNOWN_OPTIONS = new Set(['name', 'args', 'softTimeout', 'hardTimeout', 'queue', 'ignoreErrors']);
+const KNOWN_OPTIONS = new Set(['name', 'args', 'softTimeout', 'hardTimeout', 'queue', 'ignoreErrors', 'retryOn', 'maxRetries', 'retryDelay', 'singleton', 'retrySingleton']);
 
 /** The registered task of that name, or undefined. */
 export function findTask(name: string): RegisteredTask | undefined {
@@ -193,6 +224,8 @@ function fingerprintOf(options: LambdaTaskOptions<TaskArgsSchema>, fn: Function)
     soft: options.softTimeout ?? null,
     hard: options.hardTimeout ?? null,
     ignore: (options.ignoreErrors ?? []).map((c) => c.name),
+    retry: [(options.retryOn ?? []).map((c) => c.name), options.maxRetries ?? null, options.retryDelay ?? null],
+    singleton: [String(options.singleton ?? false), options.retrySingleton ?? null],
     shape: Object.keys(options.args._zod.def.shape),
     fn: fn.toString(),
   });
@@ -215,12 +248,32 @@ function checkDefinition(options: LambdaTaskOptions<TaskArgsSchema>, fn: unknown
   if (options.queue !== undefined && (typeof options.queue !== 'string' || !QUEUE_NAME_PATTERN.test(options.queue))) {
     throw new TaskDefinitionError(name, 'queue', `${JSON.stringify(options.queue)} is not a queue name (letters, digits, _ and -, up to 40 characters)`);
   }
-  if (options.ignoreErrors !== undefined) {
-    if (!Array.isArray(options.ignoreErrors)) throw new TaskDefinitionError(name, 'ignoreErrors', 'must be an array of Error classes');
-    options.ignoreErrors.forEach((cls, i) => {
-      if (!isErrorClass(cls)) throw new TaskDefinitionError(name, 'ignoreErrors', `item ${i} (${String((cls as { name?: unknown })?.name ?? cls)}) is not an Error class`);
+  for (const field of ['ignoreErrors', 'retryOn'] as const) {
+    const classes = options[field];
+    if (classes === undefined) continue;
+    if (!Array.isArray(classes)) throw new TaskDefinitionError(name, field, 'must be an array of Error classes');
+    classes.forEach((cls, i) => {
+      if (!isErrorClass(cls)) throw new TaskDefinitionError(name, field, `item ${i} (${String((cls as { name?: unknown })?.name ?? cls)}) is not an Error class`);
     });
   }
+  const related = (a: ErrorClass, b: ErrorClass) => a === b || a.prototype instanceof b || b.prototype instanceof a;
+  for (const retry of options.retryOn ?? []) {
+    const overlap = (options.ignoreErrors ?? []).find((ignored) => related(retry, ignored));
+    if (overlap) throw new TaskDefinitionError(name, 'retryOn', `${retry.name} overlaps ignoreErrors (${overlap.name}): an error cannot both succeed and retry`);
+  }
+  const retries = options.retryOn !== undefined && options.retryOn.length > 0;
+  if (options.maxRetries !== undefined && (!Number.isInteger(options.maxRetries) || options.maxRetries < 0 || options.maxRetries > 25)) {
+    throw new TaskDefinitionError(name, 'maxRetries', `${String(options.maxRetries)} is not an integer from 0 to 25`);
+  }
+  if (options.retryDelay !== undefined && (!Number.isInteger(options.retryDelay) || options.retryDelay < 1 || options.retryDelay > MAX_TIMEOUT_SECONDS)) {
+    throw new TaskDefinitionError(name, 'retryDelay', `${String(options.retryDelay)} is not an integer number of seconds from 1 to 900`);
+  }
+  if (options.maxRetries !== undefined && !retries) throw new TaskDefinitionError(name, 'maxRetries', 'only applies with retryOn: [ErrorClass, …]');
+  if (options.retryDelay !== undefined && !retries && !options.singleton) throw new TaskDefinitionError(name, 'retryDelay', 'only applies with retryOn or singleton');
+  if (options.singleton !== undefined && typeof options.singleton !== 'boolean' && typeof options.singleton !== 'function') {
+    throw new TaskDefinitionError(name, 'singleton', 'must be true or a function of the arguments that returns the lock key');
+  }
+  if (options.retrySingleton !== undefined && !options.singleton) throw new TaskDefinitionError(name, 'retrySingleton', 'only applies with singleton');
   checkTimeoutValue(name, 'softTimeout', options.softTimeout);
   checkTimeoutValue(name, 'hardTimeout', options.hardTimeout);
   if (options.softTimeout !== undefined && options.hardTimeout !== undefined && options.softTimeout >= options.hardTimeout) {
@@ -283,6 +336,11 @@ export function lambdaTask<S extends TaskArgsSchema, R>(options: LambdaTaskOptio
     queue,
     given: { softTimeout: options.softTimeout, hardTimeout: options.hardTimeout },
     ignoreErrors: [...(options.ignoreErrors ?? [])],
+    retry: { on: [...(options.retryOn ?? [])], maxRetries: options.maxRetries ?? 3, delay: options.retryDelay ?? 10 },
+    singletonKey: options.singleton
+      ? (args: unknown) => `lambda-tasks:${name}:${typeof options.singleton === 'function' ? options.singleton(args as zc.output<S>) : ''}`
+      : undefined,
+    retrySingleton: options.retrySingleton ?? true,
     fn: fn as RegisteredTask['fn'],
     fingerprint,
     validate: makeValidator(name, options.args),

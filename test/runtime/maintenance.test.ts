@@ -199,6 +199,6 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
     await runWorker();
     expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
     const all = await runMaintenance(fork());
-    expect(Object.keys(all)).toEqual(['relay', 'sweep', 'reconcile']);
+    expect(Object.keys(all)).toEqual(['relay', 'sweep', 'reconcile', 'cleanup']);
   });
 });
