@@ -78,6 +78,7 @@ const project = new typescript.TypeScriptProject({
     '@types/pg@8.15.6',
     'ts-node@10.9.2',
     'fast-check@4.10.2',
+    'playwright-core@1.64.1',
     'cdk-nag@3.0.2',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     '@aws-cdk/integ-runner@2.197.10',

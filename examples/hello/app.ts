@@ -9,6 +9,8 @@ import { failsOnPurpose, sayHello, slowReport } from './tasks';
 import { escapeHtml, renderTaskDetail, renderTaskList } from './views';
 import {
   configureLambdaTasks,
+  createHandler,
+  runLocalWorker,
   getTask,
   LambdaTasksError,
   TaskRecord,
@@ -16,6 +18,7 @@ import {
   type LambdaTasksOptions,
 } from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
 import { lambdaTasksMigrations } from '../../src/runtime/migrations'; // 'cdk-lambda-tasks/runtime/migrations'
+import { Fauxqs, type TestQueue } from '../support/fauxqs';
 
 export const exampleTasks = { sayHello, slowReport, failsOnPurpose };
 type ExampleTaskName = keyof typeof exampleTasks;
@@ -29,11 +32,18 @@ export interface HelloExampleOptions {
   readonly tasks?: LambdaTasksOptions;
   /** What the page header says about how tasks run. @default 'eager mode' */
   readonly modeLabel?: string;
+  /**
+   * Worker mode: no eager mode; tasks go through a local SQS server (fauxqs, with a DLQ) to the local worker
+   * (`runLocalWorker` feeding `createHandler`), as they would on AWS. @default false
+   */
+  readonly worker?: boolean;
 }
 
 export interface HelloExample {
   readonly url: string;
   readonly orm: MikroORM;
+  /** In worker mode: the local SQS server and the queue. */
+  readonly sqs?: { readonly fauxqs: Fauxqs; readonly queue: TestQueue };
   close(): Promise<void>;
 }
 
@@ -59,10 +69,28 @@ const sendHtml = (res: ServerResponse, status: number, html: string) => send(res
 /** Starts the example: an HTTP server over MikroORM, in eager mode unless told otherwise. */
 export async function startHelloExample(options: HelloExampleOptions = {}): Promise<HelloExample> {
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
-  const mode = options.modeLabel ?? 'eager mode · tasks run in-process right after each commit';
-  configureLambdaTasks(options.tasks ?? { eager: true });
+  let mode = options.modeLabel ?? 'eager mode · tasks run in-process right after each commit';
   const orm = await MikroORM.init(helloOrmConfig(databaseUrl));
   await orm.getMigrator().up();
+  let stopWorker = async (): Promise<void> => undefined;
+  let sqs: HelloExample['sqs'];
+  if (options.worker) {
+    const fauxqs = await Fauxqs.start();
+    const queue = await fauxqs.createQueue('hello');
+    configureLambdaTasks({ queues: { default: { url: queue.url, dlqUrl: queue.dlqUrl, maxHardTimeout: 300 } }, sqsClient: fauxqs.client });
+    const controller = new AbortController();
+    const handler = createHandler({ tasks: Object.values(exampleTasks), orm });
+    const running = runLocalWorker({ handler, queueUrls: [queue.url], sqsClient: fauxqs.client, signal: controller.signal, waitTimeSeconds: 1 });
+    stopWorker = async () => {
+      controller.abort();
+      await running;
+      await fauxqs.stop();
+    };
+    sqs = { fauxqs, queue };
+    mode = options.modeLabel ?? 'worker mode · tasks go through SQS (fauxqs) to the local worker';
+  } else {
+    configureLambdaTasks(options.tasks ?? { eager: true });
+  }
 
   async function trigger(url: URL, res: ServerResponse): Promise<void> {
     const name = url.searchParams.get('name') ?? 'World';
@@ -117,8 +145,10 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
   return {
     url: `http://127.0.0.1:${port}`,
     orm,
+    sqs,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopWorker();
       await orm.close(true);
     },
   };

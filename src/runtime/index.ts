@@ -16,6 +16,8 @@ export {
 export { createHandler } from './handler';
 export type { CreateHandlerOptions, HandlerResponse, LambdaContextLike, MaintenanceResponse, SqsBatchResponse, SqsEventLike, SqsRecordLike, TaskHandler } from './handler';
 export { TaskInvocation } from './invocation';
+export { runLocalWorker } from './local-worker';
+export type { LocalWorkerOptions, LocalWorkerStats } from './local-worker';
 export { taskLogger } from './logger';
 export type { TaskLogger } from './logger';
 export { cleanupTaskRecords, cleanupTaskRecordsTask, reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from './maintenance';

@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { chromium, type Browser } from 'playwright-core';
+import { startHelloExample, type HelloExample } from '../../examples/hello/app';
+import { resetLambdaTasksConfig } from '../../src/runtime/config';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.resolve(__dirname, '../../test-reports/screenshots');
+
+describe('The hello example in worker mode (fauxqs → runLocalWorker → createHandler)', () => {
+  let example: HelloExample;
+
+  beforeAll(async () => {
+    jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    example = await startHelloExample({ port: 0, databaseUrl: '', worker: true });
+  });
+  afterAll(async () => {
+    await example.close();
+    jest.restoreAllMocks();
+    resetLambdaTasksConfig();
+  });
+
+  const get = (p: string) => fetch(`${example.url}${p}`);
+
+  async function pollUntil(taskId: string, done: (status: string) => boolean): Promise<{ status: string; messageId: string | null }> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const record = (await (await get(`/api/tasks/${taskId}`)).json()) as { status: string; messageId: string | null };
+      if (done(record.status) || Date.now() > deadline) return record;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it('reaches SUCCESS through the queue and the handler: QUEUED first, with the SQS message id after', async () => {
+    const { taskId, status } = (await (await get('/trigger?name=Queued')).json()) as { taskId: string; status: string };
+    expect(status).toBe('QUEUED');
+    const record = await pollUntil(taskId, (s) => s === 'SUCCESS');
+    expect(record.status).toBe('SUCCESS');
+    expect(record.messageId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('sends a malformed message to the DLQ after one receive', async () => {
+    const { fauxqs, queue } = example.sqs!;
+    await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: 'not a task' }));
+    const deadline = Date.now() + 10_000;
+    while ((await fauxqs.count(queue.dlqUrl)).total === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    const dead = await fauxqs.drain(queue.dlqUrl);
+    expect(dead.map((m) => m.Body)).toEqual(['not a task']);
+    expect(Date.now()).toBeLessThan(deadline); // visibility 0 on failure: no 30 s wait for the redrive
+  });
+
+  const browserIt = existsSync(CHROMIUM) ? it : it.skip;
+  browserIt('works in a real browser: trigger, filter by status, open the detail view', async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(example.url);
+      await page.fill('input[name="name"]', 'Browser');
+      await page.selectOption('select[name="task"]', 'failsOnPurpose');
+      await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/), page.click('#trigger')]);
+      const taskId = page.url().split('/').pop()!;
+      await pollUntil(taskId, (s) => s === 'FAILED');
+      await page.goto(`${example.url}/?status=FAILED`);
+      const row = page.locator(`tr[data-task-id="${taskId}"]`);
+      await row.waitFor();
+      expect(await row.locator('.badge').textContent()).toBe('FAILED');
+      expect(await page.locator('.badge[data-status="SUCCESS"]').count()).toBe(0);
+      await row.locator('summary').click();
+      expect(await row.locator('pre').isVisible()).toBe(true);
+      expect(await row.locator('pre').textContent()).toContain('LlamaUnavailable: no llama available to greet Browser');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'hello-task-list.png'), fullPage: true });
+      await row.locator('a').first().click();
+      await page.waitForURL(new RegExp(`/tasks/${taskId}$`));
+      expect(await page.locator('h2 .badge').textContent()).toBe('FAILED');
+      expect(await page.locator('#traceback').textContent()).toContain('LlamaUnavailable');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'hello-task-detail.png'), fullPage: true });
+    } finally {
+      await browser?.close();
+    }
+  }, 60_000);
+});
