@@ -93,7 +93,8 @@ async function consume(options: LocalWorkerOptions, client: SQSClient, queueUrl:
     const deadline = Date.now() + timeoutMs;
     let failed = new Set<string>(messages.map((m) => m.MessageId!));
     try {
-      const response = (await options.handler({ Records: messages.map((m) => toRecord(m, queueArn, region)) }, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) })) as SqsBatchResponse;
+      const event = { Records: messages.map((m) => toRecord(m, queueArn, region)) };
+      const response = (await options.handler(event, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) })) as SqsBatchResponse;
       failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     } catch (error) {
       // Like the Lambda event source: a handler that throws leaves the whole batch for the redrive policy.
