@@ -141,7 +141,7 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   const work = em.fork().transactional(async (tem) => {
     transaction = tem.getTransactionContext();
     if (task.singletonKey && !(await tryAdvisoryLock(tem, task.singletonKey(output)))) throw new SingletonBusy();
-    const ctx: TaskContext = { em: tem, taskId: row.id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
+    const ctx: TaskContext = { em: tem, taskId: row.id, rootId: row.root_id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
     const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
     const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
     if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();

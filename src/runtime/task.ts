@@ -359,7 +359,7 @@ export function lambdaTask<S extends TaskArgsSchema, R>(options: LambdaTaskOptio
   const direct = async (args: zc.input<S>, callOptions?: DirectCallOptions): Promise<Awaited<R>> => {
     const { output } = registered.validate(args);
     const em = resolveEntityManager(callOptions?.em, `${name}()`);
-    const ctx: TaskContext = { em, taskId: null, taskName: name, attempt: 1, signal: new AbortController().signal, logger: taskLogger };
+    const ctx: TaskContext = { em, taskId: null, rootId: null, taskName: name, attempt: 1, signal: new AbortController().signal, logger: taskLogger };
     return (await fn(output as zc.output<S>, ctx)) as Awaited<R>;
   };
 

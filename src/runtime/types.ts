@@ -22,6 +22,8 @@ export interface TaskContext {
   readonly taskName: string;
   /** The attempt number, 1 for the first run. */
   readonly attempt: number;
+  /** The id of the first attempt (the same for every retry of one invocation); `null` in a direct call. */
+  readonly rootId: string | null;
   /** Aborts with a `SoftTimeLimitExceeded` reason at the soft timeout; never aborts in a direct call. */
   readonly signal: AbortSignal;
   /** Logs prefixed with `[<task id>]` (no prefix in a direct call). */
