@@ -75,7 +75,9 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
     const started = Date.now();
     const controller = new AbortController();
     const tasks = [plain, flaky, doomed, single];
-    const workers = [1, 2].map(() => runLocalWorker({ handler: createHandler({ tasks, orm: db.orm, concurrency: 4 }), queueUrls: [queue.url], sqsClient: fauxqs.client, signal: controller.signal, waitTimeSeconds: 1 }));
+    const workers = [1, 2].map(() =>
+      runLocalWorker({ handler: createHandler({ tasks, orm: db.orm, concurrency: 4 }), queueUrls: [queue.url], sqsClient: fauxqs.client, signal: controller.signal, waitTimeSeconds: 1 }),
+    );
 
     const committed: { id: string; kind: string }[] = [];
     const rolledBack: string[] = [];
