@@ -167,4 +167,9 @@ project.addTask('example', {
   receiveArgs: true,
 });
 
+project.addTask('bench', {
+  description: 'Run the benchmarks (needs DATABASE_URL): one JSON line per figure',
+  steps: ['enqueue', 'worker', 'dispatch', 'bundle'].map((name) => ({ exec: `ts-node --transpile-only --project tsconfig.dev.json bench/${name}.ts` })),
+});
+
 project.synth();

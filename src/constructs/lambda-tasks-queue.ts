@@ -192,6 +192,9 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
     );
     const workerEnvironment: Record<string, string> = {
       ...environment,
+      // In a bundle MikroORM's package-version check reads whatever package.json lies two folders up and
+      // can refuse to start; the versions are fixed at bundling time, so the check has nothing to check.
+      MIKRO_ORM_ALLOW_VERSION_MISMATCH: 'true',
       LAMBDA_TASKS_QUEUES: this.queueUrlsJson,
       ...Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [`${SECRET_ENV_PREFIX}${name}`, secret.reference()])),
     };

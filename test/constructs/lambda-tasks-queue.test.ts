@@ -81,6 +81,7 @@ describe('LambdaTasksQueue defaults', () => {
 
   it('sets LAMBDA_TASKS_QUEUES with url, dlqUrl and maxHardTimeout', () => {
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn.Properties.Environment.Variables.MIKRO_ORM_ALLOW_VERSION_MISMATCH).toBe('true');
     const queues = JSON.parse(JSON.stringify(stack.resolve(fn.Properties.Environment.Variables.LAMBDA_TASKS_QUEUES)));
     const text = JSON.stringify(queues);
     expect(text).toContain('"url\\":\\"');
