@@ -13,7 +13,7 @@ import { account, createRunLog } from '../support/accounting';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
-import { configureForQueues } from '../support/tasks-env';
+import { configureForQueues, quietLogs } from '../support/tasks-env';
 
 const work = lambdaTask({ name: 'maintenance.work', args: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
   await (ctx.em as EntityManager).execute('insert into run_log (task_id) values (?)', [ctx.taskId]);
@@ -60,6 +60,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
     return client;
   }
 
+  quietLogs();
   beforeAll(async () => {
     [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
     await createRunLog(db);
@@ -67,11 +68,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
-    jest.spyOn(console, 'info').mockImplementation(() => undefined);
-    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    jest.spyOn(console, 'error').mockImplementation(() => undefined);
   });
-  afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     await Promise.all([db.close(), fauxqs.stop()]);
     clearTaskRegistry();

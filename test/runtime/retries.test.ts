@@ -11,7 +11,7 @@ import { createRunLog } from '../support/accounting';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
-import { configureForQueues } from '../support/tasks-env';
+import { configureForQueues, quietLogs } from '../support/tasks-env';
 
 class Flaky extends Error {
   override name = 'Flaky';
@@ -108,6 +108,7 @@ describe(`Retries, singletons and cleanup in the worker (${engine})`, () => {
     return ids;
   }
 
+  quietLogs(['info', 'warn']);
   beforeAll(async () => {
     [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
     await createRunLog(db);
@@ -115,10 +116,7 @@ describe(`Retries, singletons and cleanup in the worker (${engine})`, () => {
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
-    jest.spyOn(console, 'info').mockImplementation(() => undefined);
-    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
   });
-  afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     await Promise.all([db.close(), fauxqs.stop()]);
     clearTaskRegistry();

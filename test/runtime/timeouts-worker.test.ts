@@ -12,7 +12,7 @@ import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
-import { configureForQueues } from '../support/tasks-env';
+import { configureForQueues, quietLogs } from '../support/tasks-env';
 
 class Mark {
   id!: number;
@@ -94,6 +94,7 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
     return ids;
   }
 
+  quietLogs();
   beforeAll(async () => {
     [db, fauxqs] = await Promise.all([createTestOrm({ entities: [MarkSchema] }), Fauxqs.start()]);
     await db.sql('create table "mark" ("id" serial primary key, "label" text not null)');
@@ -102,11 +103,7 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
-    jest.spyOn(console, 'info').mockImplementation(() => undefined);
-    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    jest.spyOn(console, 'error').mockImplementation(() => undefined);
   });
-  afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     process.off('unhandledRejection', onUnhandled);
     await Promise.all([db.close(), fauxqs.stop()]);

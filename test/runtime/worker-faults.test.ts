@@ -10,7 +10,7 @@ import { account, createRunLog } from '../support/accounting';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
-import { configureForQueues } from '../support/tasks-env';
+import { configureForQueues, quietLogs } from '../support/tasks-env';
 
 let gate: Promise<void> = Promise.resolve();
 let blockerPid: (pid: number) => void = () => undefined;
@@ -61,6 +61,7 @@ describe(`Worker-level faults (${engine})`, () => {
     }
   }
 
+  quietLogs();
   beforeAll(async () => {
     [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
     await createRunLog(db);
@@ -68,11 +69,7 @@ describe(`Worker-level faults (${engine})`, () => {
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
-    jest.spyOn(console, 'info').mockImplementation(() => undefined);
-    jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    jest.spyOn(console, 'error').mockImplementation(() => undefined);
   });
-  afterEach(() => jest.restoreAllMocks());
   afterAll(async () => {
     await Promise.all([db.close(), fauxqs.stop()]);
     clearTaskRegistry();

@@ -30,3 +30,11 @@ export function countCommands(client: SQSClient): Map<string, number> {
   );
   return counts;
 }
+
+/** Silences console output (the library's log lines) in every test of the enclosing describe block; tests that assert on logs spy themselves. */
+export function quietLogs(levels: readonly ('info' | 'warn' | 'error')[] = ['info', 'warn', 'error']): void {
+  beforeEach(() => {
+    for (const level of levels) jest.spyOn(console, level).mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+}
