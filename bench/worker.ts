@@ -8,7 +8,7 @@ import { createHandler, type SqsBatchResponse } from '../src/runtime/handler';
 import { lambdaTask } from '../src/runtime/task';
 
 const noop = lambdaTask({ name: 'bench.noop', args: z.object({ n: z.number() }) }, async ({ n }) => n);
-console.info = console.error; // the library's log lines go to stderr: stdout carries the figures
+console.info = process.env.BENCH_NO_LOG ? () => undefined : console.error; // the library's log lines go to stderr: stdout carries the figures
 
 async function seed(client: Client, n: number): Promise<string[]> {
   const { rows } = await client.query<{ id: string }>(

@@ -138,6 +138,8 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   let hardTimer: NodeJS.Timeout | undefined;
   let transaction: unknown;
   let thrown: Error | undefined;
+  // fork() first: in eager mode `em` comes from a commit hook and still carries that transaction's context;
+  // transactional() on it would join the finished transaction as a savepoint (tests catch it).
   const work = em.fork().transactional(async (tem) => {
     transaction = tem.getTransactionContext();
     if (task.singletonKey && !(await tryAdvisoryLock(tem, task.singletonKey(output)))) throw new SingletonBusy();
