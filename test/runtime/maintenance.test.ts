@@ -2,18 +2,18 @@ import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message, t
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { createHandler, type SqsBatchResponse } from '../../src/runtime/handler';
 import { reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from '../../src/runtime/maintenance';
 import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
 import { claim } from '../../src/runtime/records/claim';
-import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
-import { account, createRunLog } from '../support/accounting';
-import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { lambdaTask } from '../../src/runtime/task';
+import { account } from '../support/accounting';
+import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 const work = lambdaTask({ name: 'maintenance.work', args: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
   await (ctx.em as EntityManager).execute('insert into run_log (task_id) values (?)', [ctx.taskId]);
@@ -62,18 +62,12 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   quietLogs();
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
-    await createRunLog(db);
-    queue = await fauxqs.createQueue('maintenance');
+    ({ db, fauxqs, queue } = await startWorkerEnvironment('maintenance'));
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });
-  afterAll(async () => {
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
-  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('1. the process dies between commit and send: the relay delivers it once, with what is left of its delay', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });

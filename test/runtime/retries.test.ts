@@ -1,17 +1,17 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { configureLambdaTasks, resetLambdaTasksConfig } from '../../src/runtime/config';
+import { configureLambdaTasks } from '../../src/runtime/config';
 import { NonRetriableError, TaskDefinitionError } from '../../src/runtime/errors';
 import { createHandler, type SqsBatchResponse } from '../../src/runtime/handler';
 import { cleanupTaskRecords, cleanupTaskRecordsTask } from '../../src/runtime/maintenance';
 import { retryDelaySeconds } from '../../src/runtime/retries';
-import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
-import { createRunLog } from '../support/accounting';
-import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { lambdaTask } from '../../src/runtime/task';
+import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 class Flaky extends Error {
   override name = 'Flaky';
@@ -110,18 +110,12 @@ describe(`Retries, singletons and cleanup in the worker (${engine})`, () => {
 
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
-    await createRunLog(db);
-    queue = await fauxqs.createQueue('retries');
+    ({ db, fauxqs, queue } = await startWorkerEnvironment('retries'));
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });
-  afterAll(async () => {
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
-  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('a task failing twice with a retryable error, then succeeding, ends SUCCESS on attempt 3: three linked rows, growing delays', async () => {
     failuresLeft.set('twice', 2);

@@ -2,15 +2,15 @@ import type { Message } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import fc from 'fast-check';
 import { z } from 'zod';
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { createHandler, type SqsBatchResponse, type TaskHandler } from '../../src/runtime/handler';
 import { decodeMessageBody } from '../../src/runtime/message';
-import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
-import { account, createRunLog } from '../support/accounting';
-import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { lambdaTask } from '../../src/runtime/task';
+import { account } from '../support/accounting';
+import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 let gate: Promise<void> = Promise.resolve();
 let blockerPid: (pid: number) => void = () => undefined;
@@ -63,18 +63,12 @@ describe(`Worker-level faults (${engine})`, () => {
 
   quietLogs();
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm(), Fauxqs.start()]);
-    await createRunLog(db);
-    queue = await fauxqs.createQueue('faults');
+    ({ db, fauxqs, queue } = await startWorkerEnvironment('faults'));
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });
-  afterAll(async () => {
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
-  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('the worker’s init throws for a whole batch: every message reaches the DLQ and the maintenance event recovers all of them', async () => {
     const ids: string[] = [];
