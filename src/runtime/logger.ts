@@ -24,11 +24,6 @@ export function runInTaskScope<T>(scope: TaskLogScope, fn: () => T): T {
   return scopeStorage.run(scope, fn);
 }
 
-/** The task the current async context runs, if any. */
-export function currentTaskScope(): TaskLogScope | undefined {
-  return scopeStorage.getStore();
-}
-
 function jsonLogFormat(): boolean {
   return process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON';
 }

@@ -170,11 +170,6 @@ export function findTask(name: string): RegisteredTask | undefined {
   return registry.get(name);
 }
 
-/** The names of every registered task. */
-export function registeredTaskNames(): string[] {
-  return [...registry.keys()];
-}
-
 /** Empties the registry (tests; `resetTaskRegistry` in `cdk-lambda-tasks/runtime/testing`). */
 export function clearTaskRegistry(): void {
   registry.clear();

@@ -1,5 +1,6 @@
 import { configureLambdaTasks, getLambdaTasksConfig, getQueueSettings, resetLambdaTasksConfig } from '../../src/runtime/config';
 import { ConfigurationError } from '../../src/runtime/errors';
+import { resetLambdaTasksConfiguration } from '../../src/runtime/testing';
 
 const VARS = ['LAMBDA_TASKS_QUEUES', 'LAMBDA_TASKS_DEFAULT_SOFT_TIMEOUT', 'LAMBDA_TASKS_DEFAULT_HARD_TIMEOUT', 'LAMBDA_TASKS_EAGER', 'LAMBDA_TASKS_EAGER_PROPAGATE', 'LAMBDA_TASKS_ON_DISPATCH_ERROR'];
 const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
@@ -112,6 +113,14 @@ describe('Function: getLambdaTasksConfig()', () => {
     setEnv({ LAMBDA_TASKS_EAGER: '1' });
     expect(getLambdaTasksConfig().queues).toEqual({ default: {} });
     expect(() => getQueueSettings('reports')).toThrow('queue: unknown queue "reports"; configured queues: default');
+  });
+
+  it('resetLambdaTasksConfiguration() (testing helper) forgets configureLambdaTasks() options', () => {
+    setEnv({ LAMBDA_TASKS_QUEUES: '{"default":"https://q/env"}' });
+    configureLambdaTasks({ queues: { default: 'https://q/code' } });
+    expect(getQueueSettings('default').url).toBe('https://q/code');
+    resetLambdaTasksConfiguration();
+    expect(getQueueSettings('default').url).toBe('https://q/env');
   });
 
   it('refuses a queue without url outside eager mode', () => {
