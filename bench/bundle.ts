@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 import { benchDatabase, emit, run, SCALE, summary } from './support';
-import { WORKER_EXTERNAL_MODULES } from '../src/constructs/worker';
+import { WORKER_EXTERNAL_MODULES } from '../src/constructs/task-queue-resources';
 
 const ROOT = path.resolve(__dirname, '..');
 

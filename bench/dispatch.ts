@@ -5,7 +5,7 @@ import { emit, run, scaled, summary } from './support';
 import { Fauxqs } from '../examples/support/fauxqs';
 import { configureLambdaTasks } from '../src/runtime/config';
 import { encodeMessageBody } from '../src/runtime/message';
-import { sendTaskMessages, type OutgoingTask } from '../src/runtime/send';
+import { sendTaskMessages, type OutgoingTask } from '../src/runtime/sqs';
 
 run(async () => {
   const n = scaled(10_000);

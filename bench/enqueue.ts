@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { benchDatabase, countQueries, emit, run, scaled, summary } from './support';
 import { Fauxqs } from '../examples/support/fauxqs';
 import { configureLambdaTasks } from '../src/runtime/config';
-import { lambdaTask } from '../src/runtime/task';
+import { lambdaTask } from '../src/runtime/lambda-task';
 
 class Order {
   id!: number;

@@ -4,8 +4,9 @@ import { Client } from 'pg';
 import { z } from 'zod';
 import { benchDatabase, countQueries, emit, percentile, run, scaled, summary } from './support';
 import { configureLambdaTasks } from '../src/runtime/config';
-import { createHandler, type SqsBatchResponse } from '../src/runtime/handler';
-import { lambdaTask } from '../src/runtime/task';
+import { createHandler } from '../src/runtime/handler';
+import { lambdaTask } from '../src/runtime/lambda-task';
+import { type SqsBatchResponse } from '../src/runtime/types';
 
 const noop = lambdaTask({ name: 'bench.noop', args: z.object({ n: z.number() }) }, async ({ n }) => n);
 console.info = process.env.BENCH_NO_LOG ? () => undefined : console.error; // the library's log lines go to stderr: stdout carries the figures

@@ -4,48 +4,17 @@ import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Function as LambdaFunctionResource, Runtime } from 'aws-cdk-lib/aws-lambda';
-import type { BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MAINTENANCE_SCHEDULE_MINUTES } from './constants';
-import { deriveQueueSettings } from './derived-settings';
 import { assertEsbuildAvailable } from './esbuild';
+import { deriveQueueSettings } from './queue-settings';
+import { TaskQueueResources } from './task-queue-resources';
 import type { TaskSecret } from './task-secret';
+import type { TaskQueue, TaskQueueOptions } from './types';
 import { validateEnvironmentSize, validateQueueNames, validateRuntime, validateSecretNames } from './validation';
-import { TaskQueueResources } from './worker';
-import { MAINTENANCE_EVENT } from '../runtime/message';
-import { SECRET_ENV_PREFIX } from '../runtime/secret-reference';
-
-/** The settings of one named queue. */
-export interface TaskQueueOptions {
-  /**
-   * The longest a task on this queue may run; the worker's timeout is this + 30 s (1 to 870 seconds).
-   * @default Duration.minutes(5)
-   */
-  readonly hardTimeout?: Duration;
-  /**
-   * The worker's memory, in MB.
-   * @default 512
-   */
-  readonly memorySize?: number;
-  /**
-   * Records per invocation (above 10 needs maxBatchingWindow).
-   * @default 10
-   */
-  readonly batchSize?: number;
-  /**
-   * How long the event source may wait to fill a batch.
-   * @default - none
-   */
-  readonly maxBatchingWindow?: Duration;
-  /**
-   * Concurrent invocations of the worker (2 to 1000). Each holds up to `createHandler`'s concurrency + 1 connections.
-   * @default 2
-   */
-  readonly maxConcurrency?: number;
-}
+import { MAINTENANCE_EVENT, MAINTENANCE_SCHEDULE_MINUTES, QUEUES_ENV, SECRET_ENV_PREFIX } from '../runtime/contract';
 
 /** Props of {@link LambdaTasksQueue}. */
 export interface LambdaTasksQueueProps {
@@ -113,13 +82,6 @@ export interface LambdaTasksQueueProps {
   readonly alarmTopic?: ITopic;
 }
 
-/** One named queue's resources. */
-export interface TaskQueue {
-  readonly queue: IQueue;
-  readonly deadLetterQueue: IQueue;
-  readonly worker: NodejsFunction;
-}
-
 /**
  * Queues, dead-letter queues and worker Lambdas for cdk-lambda-tasks: per named queue a standard
  * queue (SQS-managed encryption, TLS only, 1 MiB messages), its DLQ (maxReceiveCount 1, 14 days),
@@ -157,23 +119,9 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
     assertEsbuildAvailable(this);
     this.vpc = props.vpc;
 
-    const maxHardTimeouts: Record<string, number> = {};
     for (const [name, options] of Object.entries(queueOptions)) {
-      const hardTimeoutSeconds = (options.hardTimeout ?? Duration.minutes(5)).toSeconds();
-      const maxBatchingWindow = options.maxBatchingWindow ?? Duration.seconds(0);
-      const input = {
-        hardTimeoutSeconds,
-        batchSize: options.batchSize ?? 10,
-        maxBatchingWindowSeconds: maxBatchingWindow.toSeconds(),
-        maxConcurrency: options.maxConcurrency ?? 2,
-        memorySize: options.memorySize ?? 512,
-      };
-      const derived = deriveQueueSettings(name, input);
-      maxHardTimeouts[name] = hardTimeoutSeconds;
       this.queues[name] = new TaskQueueResources(this, name, {
-        ...input,
-        maxBatchingWindow,
-        derived,
+        settings: deriveQueueSettings(name, options),
         entry: props.entry,
         handler: props.handler ?? 'handler',
         runtime,
@@ -188,14 +136,14 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
     }
 
     this.queueUrlsJson = Stack.of(this).toJsonString(
-      Object.fromEntries(Object.entries(this.queues).map(([name, q]) => [name, q.settings(maxHardTimeouts[name])])),
+      Object.fromEntries(Object.entries(this.queues).map(([name, resources]) => [name, resources.queuesEnvEntry()])),
     );
     const workerEnvironment: Record<string, string> = {
       ...environment,
       // In a bundle MikroORM's package-version check reads whatever package.json lies two folders up and
       // can refuse to start; the versions are fixed at bundling time, so the check has nothing to check.
       MIKRO_ORM_ALLOW_VERSION_MISMATCH: 'true',
-      LAMBDA_TASKS_QUEUES: this.queueUrlsJson,
+      [QUEUES_ENV]: this.queueUrlsJson,
       ...Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [`${SECRET_ENV_PREFIX}${name}`, secret.reference()])),
     };
     validateEnvironmentSize(workerEnvironment);
@@ -235,7 +183,7 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
    */
   public grantEnqueue(grantee: IGrantable): void {
     for (const resources of Object.values(this.queues)) resources.queue.grantSendMessages(grantee);
-    if (grantee instanceof LambdaFunctionResource) grantee.addEnvironment('LAMBDA_TASKS_QUEUES', this.queueUrlsJson);
+    if (grantee instanceof LambdaFunctionResource) grantee.addEnvironment(QUEUES_ENV, this.queueUrlsJson);
   }
 
   /** The workers' security groups, to allow them into a database (`db.connections.allowDefaultPortFrom(tasks)`); throws without a VPC. */

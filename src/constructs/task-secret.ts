@@ -1,6 +1,6 @@
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { formatSecretReference } from '../runtime/secret-reference';
+import { formatSecretReference } from '../runtime/contract';
 
 /** Which version of a secret to read. */
 export interface TaskSecretVersion {

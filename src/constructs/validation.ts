@@ -1,6 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
-import { QUEUE_NAME_PATTERN, SECRET_NAME_PATTERN } from '../runtime/names';
+import { QUEUE_NAME_PATTERN, SECRET_NAME_PATTERN } from '../runtime/contract';
 
 function fail(message: string): never {
   throw new Error(`LambdaTasksQueue: ${message}`);

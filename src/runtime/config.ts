@@ -1,10 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { MAX_TIMEOUT_SECONDS, QUEUES_ENV } from './contract';
 import { ConfigurationError } from './errors';
 import type { QueueSettings } from './types';
-
-/** The longest SQS delay and the longest Lambda run, in seconds. */
-export const MAX_TIMEOUT_SECONDS = 900;
+import { formatZodIssues } from './zod-issues';
 
 /** Options of {@link configureLambdaTasks}; each one falls back to its environment variable, then to its default. */
 export interface LambdaTasksOptions {
@@ -91,13 +90,9 @@ const queueSettingsSchema = z.union([
 ]);
 const queuesSchema = z.record(z.string().min(1), queueSettingsSchema);
 
-function issuesText(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
-
 function parseField<T>(field: string, schema: z.ZodType<T>, value: unknown, hint: string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ConfigurationError(field, `${issuesText(result.error)} (${hint})`);
+  if (!result.success) throw new ConfigurationError(field, `${formatZodIssues(result.error.issues, '')} (${hint})`);
   return result.data;
 }
 
@@ -118,12 +113,12 @@ function envBoolean(name: string): boolean | undefined {
 }
 
 function envQueues(): Record<string, unknown> | undefined {
-  const raw = process.env.LAMBDA_TASKS_QUEUES;
+  const raw = process.env[QUEUES_ENV];
   if (raw === undefined || raw.trim() === '') return undefined;
   try {
     return JSON.parse(raw) as Record<string, unknown>;
   } catch (error) {
-    throw new ConfigurationError('LAMBDA_TASKS_QUEUES', `is not valid JSON (${(error as Error).message}); expected {"default": "https://sqs…"}`);
+    throw new ConfigurationError(QUEUES_ENV, `is not valid JSON (${(error as Error).message}); expected {"default": "https://sqs…"}`);
   }
 }
 
@@ -148,7 +143,7 @@ function resolveConfig(): ResolvedLambdaTasksConfig {
     "use 'log' or 'throw'",
   );
 
-  const queuesField = options.queues !== undefined ? 'queues' : 'LAMBDA_TASKS_QUEUES';
+  const queuesField = options.queues !== undefined ? 'queues' : QUEUES_ENV;
   const rawQueues = options.queues ?? envQueues();
   let queues: Record<string, QueueSettings> = {};
   if (rawQueues === undefined) {
@@ -185,6 +180,15 @@ export function getQueueSettings(queue: string): QueueSettings {
     throw new ConfigurationError('queue', `unknown queue "${queue}"; configured queues: ${Object.keys(queues).join(', ')}`);
   }
   return settings;
+}
+
+/** The configured queues, or none when the runtime is not configured (callers that can fall back use it). */
+export function configuredQueuesOrNone(): Readonly<Record<string, QueueSettings>> {
+  try {
+    return getLambdaTasksConfig().queues;
+  } catch {
+    return {};
+  }
 }
 
 /** The SQS client: the configured one, else one built once from the SDK's default chain. */

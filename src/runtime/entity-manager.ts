@@ -1,6 +1,7 @@
 import { RequestContext, TransactionContext, type EntityManager } from '@mikro-orm/core';
-import { hasDispatchSubscriber } from './dispatch';
 import { LambdaTasksError } from './errors';
+import { hasEntity } from './orm';
+import { hasDispatchSubscriber } from './outbox';
 import { TaskRecord } from './record';
 
 /**
@@ -19,7 +20,7 @@ export function resolveEntityManager(em: EntityManager | undefined, caller: stri
 
 /** Throws unless the em's ORM was configured with withLambdaTasks() (entity and dispatch subscriber). */
 export function assertLambdaTasksConfigured(em: EntityManager, caller: string): void {
-  if (em.getMetadata().find(TaskRecord.name) === undefined || !hasDispatchSubscriber(em)) {
+  if (!hasEntity(em, TaskRecord.name) || !hasDispatchSubscriber(em)) {
     throw new LambdaTasksError(
       `${caller}: this MikroORM instance does not know TaskRecord and its dispatch subscriber: wrap your config with withLambdaTasks(...)`,
     );

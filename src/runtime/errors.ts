@@ -113,6 +113,22 @@ export class NonRetriableError extends LambdaTasksError {
   public override name = 'NonRetriableError';
 }
 
+/** Thrown at cold start when a secret reference is malformed or cannot be resolved. Never contains a secret value. */
+export class SecretResolutionError extends LambdaTasksError {
+  public override name = 'SecretResolutionError';
+  /** The variable at fault, e.g. `LAMBDA_TASKS_SECRET_DB_PASSWORD`. */
+  public readonly variable: string;
+  public constructor(variable: string, message: string, options?: { cause?: unknown }) {
+    super(`${variable}: ${message}`, options);
+    this.variable = variable;
+  }
+}
+
+/** The stack of an error (or its name and message when it has none), as stored in `traceback`. */
+export function traceOf(error: Error): string {
+  return error.stack ?? `${error.name}: ${error.message}`;
+}
+
 /** Turns anything thrown into an Error (a thrown string or object keeps its text). */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

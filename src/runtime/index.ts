@@ -1,37 +1,7 @@
-// cdk-lambda-tasks/runtime — never imports aws-cdk-lib or constructs.
-export { configureLambdaTasks, getLambdaTasksConfig } from './config';
-export type { LambdaTasksOptions, ResolvedLambdaTasksConfig } from './config';
-export {
-  ConfigurationError,
-  HardTimeLimitExceeded,
-  LambdaTasksError,
-  NonRetriableError,
-  SoftTimeLimitExceeded,
-  TaskDefinitionError,
-  TaskDispatchError,
-  TaskNotRegisteredError,
-  TaskValidationError,
-  TimeoutRangeError,
-} from './errors';
-export { createHandler } from './handler';
-export type { CreateHandlerOptions, HandlerResponse, LambdaContextLike, MaintenanceResponse, SqsBatchResponse, SqsEventLike, SqsRecordLike, TaskHandler } from './handler';
-export { TaskInvocation } from './invocation';
-export { runLocalWorker } from './local-worker';
-export type { LocalWorkerOptions, LocalWorkerStats } from './local-worker';
-export { taskLogger } from './logger';
-export type { TaskLogger } from './logger';
-export { cleanupTaskRecords, cleanupTaskRecordsTask, reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from './maintenance';
-export type { CleanupOptions, MaintenanceOptions, MaintenanceStepResult, ReconcileOptions, ReconcileResult, RelayOptions, RelayResult, SweepOptions } from './maintenance';
-export { MAINTENANCE_EVENT } from './message';
-export type { SerializedInvocation } from './message';
-export { getTask, waitForTask } from './polling';
-export type { WaitForTaskOptions } from './polling';
-export { TaskRecord, TaskRecordSchema, TaskStatus } from './record';
-export { formatSecretReference, parseSecretReference, SECRET_ENV_PREFIX, SecretResolutionError } from './secret-reference';
-export { resolveSecretsIntoEnv } from './secrets';
-export type { SecretReference } from './secret-reference';
-export type { ResolveSecretsOptions } from './secrets';
-export { lambdaTask } from './task';
+// cdk-lambda-tasks/runtime — what an app and its worker call, and their types. Never imports aws-cdk-lib or constructs.
+
+// Defining and enqueueing tasks
+export { lambdaTask } from './lambda-task';
 export type {
   DirectCallOptions,
   ExecuteOnCommitOnceOptions,
@@ -41,9 +11,56 @@ export type {
   ResolvedTaskOptions,
   TaskArgsSchema,
   TaskFunction,
-} from './task';
+} from './task-types';
 export type { ErrorClass, QueueSettings, ResolvedTimeouts, TaskContext } from './types';
-export { TaskDispatchSubscriber } from './dispatch';
+export { TaskInvocation } from './invocation';
+export type { SerializedInvocation } from './message';
+export { taskLogger } from './logger';
+export type { TaskLogger } from './logger';
+
+// Configuration and the MikroORM setup
+export { configureLambdaTasks } from './config';
+export type { LambdaTasksOptions } from './config';
 export { withLambdaTasks } from './with-lambda-tasks';
-export type { LambdaTasksOptionsAdded } from './with-lambda-tasks';
-export type { OutgoingTask } from './send';
+export type { LambdaTasksMikroOrmOptions } from './with-lambda-tasks';
+
+// Task records
+export { TaskRecord, TaskStatus } from './record';
+export { getTask, waitForTask } from './polling';
+export type { WaitForTaskOptions } from './polling';
+
+// The worker
+export { createHandler } from './handler';
+export type { CreateHandlerOptions, HandlerResponse, MaintenanceResponse, TaskHandler } from './handler';
+export type { LambdaContextLike, SqsBatchResponse, SqsEventLike, SqsRecordLike } from './types';
+export { runLocalWorker } from './local-worker';
+export type { LocalWorkerOptions, LocalWorkerStats } from './local-worker';
+export { resolveSecretsIntoEnv } from './secrets';
+export type { ResolveSecretsOptions } from './secrets';
+
+// Maintenance
+export { runMaintenance } from './maintenance';
+export type { MaintenanceOptions, MaintenanceResult, MaintenanceStepResult } from './maintenance';
+export { relayQueuedTasks } from './relay';
+export type { RelayOptions, RelayResult } from './relay';
+export { sweepLostTasks } from './sweep';
+export type { SweepOptions, SweepResult } from './sweep';
+export { reconcileDeadLetters } from './dead-letters';
+export type { ReconcileOptions, ReconcileResult } from './dead-letters';
+export { cleanupTaskRecords, cleanupTaskRecordsTask } from './cleanup';
+export type { CleanupOptions, CleanupResult } from './cleanup';
+
+// Errors
+export {
+  ConfigurationError,
+  HardTimeLimitExceeded,
+  LambdaTasksError,
+  NonRetriableError,
+  SecretResolutionError,
+  SoftTimeLimitExceeded,
+  TaskDefinitionError,
+  TaskDispatchError,
+  TaskNotRegisteredError,
+  TaskValidationError,
+  TimeoutRangeError,
+} from './errors';

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { TaskNotRegisteredError, TaskValidationError } from './errors';
 import { serializedInvocationSchema, type SerializedInvocation } from './message';
-import { findTask } from './task';
-import type { LambdaTask, TaskArgsSchema } from './task';
+import { findTask } from './registry';
+import type { LambdaTask, TaskArgsSchema } from './task-types';
+import { formatZodIssues } from './zod-issues';
 
 /**
  * A validated serialized invocation (the seed's `SQSLambdaTask`): parse the JSON that
@@ -18,7 +19,7 @@ export class TaskInvocation {
   public static parse(payload: unknown): TaskInvocation {
     const parsed = serializedInvocationSchema.safeParse(payload);
     if (!parsed.success) {
-      const text = parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ');
+      const text = formatZodIssues(parsed.error.issues, 'payload');
       throw new TaskValidationError('?', 'payload', `${text}; expected { message: { task_name, kwargs }, delay, queue }`);
     }
     const { message, delay, queue } = parsed.data;

@@ -1,8 +1,11 @@
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { getLambdaTasksConfig, getSqsClient, MAX_TIMEOUT_SECONDS } from './config';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { configuredQueuesOrNone, getSqsClient } from './config';
+import { DEFAULT_QUEUE_HARD_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_MARGIN_SECONDS, MAX_TIMEOUT_SECONDS } from './contract';
 import { toError } from './errors';
-import type { SqsBatchResponse, SqsRecordLike, TaskHandler } from './handler';
+import type { TaskHandler } from './handler';
 import { libraryLog } from './logger';
+import { deleteMessages, queueArnOf, receiveMessages, sqsRecordOf } from './sqs';
+import type { SqsBatchResponse } from './types';
 
 /** Options of {@link runLocalWorker}. */
 export interface LocalWorkerOptions {
@@ -36,53 +39,25 @@ export interface LocalWorkerStats {
   failures: number;
 }
 
-/** The Lambda timeout a queue's worker would have: its maxHardTimeout (from LAMBDA_TASKS_QUEUES) + 30 s. */
+/** The Lambda timeout a queue's worker would have: its maxHardTimeout (from LAMBDA_TASKS_QUEUES) + the function timeout margin. */
 function functionTimeoutMs(queueUrl: string): number {
-  let hard = 300;
-  try {
-    const settings = Object.values(getLambdaTasksConfig().queues).find((q) => q.url === queueUrl);
-    hard = settings?.maxHardTimeout ?? hard;
-  } catch {
-    // Not configured: the default hard timeout.
-  }
-  return Math.min(MAX_TIMEOUT_SECONDS, hard + 30) * 1000;
-}
-
-function toRecord(message: Message, queueArn: string, region: string): SqsRecordLike & Record<string, unknown> {
-  return {
-    messageId: message.MessageId!,
-    receiptHandle: message.ReceiptHandle!,
-    body: message.Body ?? '',
-    attributes: message.Attributes ?? {},
-    messageAttributes: Object.fromEntries(
-      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [name, { stringValue: value.StringValue, dataType: value.DataType ?? 'String' }]),
-    ),
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: region,
-  };
+  const settings = Object.values(configuredQueuesOrNone()).find((q) => q.url === queueUrl);
+  const hard = settings?.maxHardTimeout ?? DEFAULT_QUEUE_HARD_TIMEOUT_SECONDS;
+  return Math.min(MAX_TIMEOUT_SECONDS, hard + FUNCTION_TIMEOUT_MARGIN_SECONDS) * 1000;
 }
 
 async function consume(options: LocalWorkerOptions, client: SQSClient, queueUrl: string, stats: LocalWorkerStats): Promise<void> {
-  const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  const queueArn = attributes.Attributes?.QueueArn ?? `arn:aws:sqs:local:000000000000:${queueUrl.split('/').pop()}`;
-  const region = queueArn.split(':')[3] ?? 'local';
+  const queueArn = await queueArnOf(queueUrl, client);
   const timeoutMs = functionTimeoutMs(queueUrl);
   while (!options.signal.aborted) {
     let messages: Message[];
     try {
-      const out = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: Math.min(10, Math.max(1, options.batchSize ?? 10)),
-          WaitTimeSeconds: options.waitTimeSeconds ?? 20,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-        }),
-        { abortSignal: options.signal },
-      );
-      messages = out.Messages ?? [];
+      messages = await receiveMessages(queueUrl, {
+        max: Math.min(10, Math.max(1, options.batchSize ?? 10)),
+        waitTimeSeconds: options.waitTimeSeconds ?? 20,
+        signal: options.signal,
+        client,
+      });
     } catch (error) {
       if (options.signal.aborted) return;
       libraryLog.error('local worker: receive failed; retrying in 1 s', { queueUrl, error: toError(error).message });
@@ -93,7 +68,7 @@ async function consume(options: LocalWorkerOptions, client: SQSClient, queueUrl:
     const deadline = Date.now() + timeoutMs;
     let failed = new Set<string>(messages.map((m) => m.MessageId!));
     try {
-      const event = { Records: messages.map((m) => toRecord(m, queueArn, region)) };
+      const event = { Records: messages.map((m) => sqsRecordOf(m, queueArn)) };
       const response = (await options.handler(event, { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) })) as SqsBatchResponse;
       failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     } catch (error) {
@@ -101,11 +76,7 @@ async function consume(options: LocalWorkerOptions, client: SQSClient, queueUrl:
       libraryLog.error('local worker: the handler threw; the batch goes back to the queue', { queueUrl, error: toError(error).message });
     }
     const processed = messages.filter((m) => !failed.has(m.MessageId!));
-    if (processed.length > 0) {
-      await client.send(
-        new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: processed.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
-      );
-    }
+    await deleteMessages(queueUrl, processed, client);
     stats.batches++;
     stats.messages += messages.length;
     stats.failures += failed.size;

@@ -1,13 +1,9 @@
+/**
+ * The wire format: the SQS message body of a task, and the serialized invocation of `task.serialize()`.
+ */
 import { z } from 'zod';
-
-/** The largest SQS message body, in bytes (1 MiB). */
-export const MAX_MESSAGE_BYTES = 1_048_576;
-
-/** The SQS message attribute that counts deadline re-sends of one message. */
-export const RESENDS_ATTRIBUTE = 'lambda_tasks_resends';
-
-/** The event the scheduled rule sends to the default queue's worker. */
-export const MAINTENANCE_EVENT = { lambdaTasks: 'maintenance', v: 1 } as const;
+import { MAX_TIMEOUT_SECONDS } from './contract';
+import { formatZodIssues } from './zod-issues';
 
 const taskNameSchema = z.string().min(1).max(255);
 const kwargsSchema = z.record(z.string(), z.unknown());
@@ -40,7 +36,7 @@ export function decodeMessageBody(text: string): { ok: true; body: MessageBody }
   }
   const parsed = messageBodySchema.safeParse(json);
   if (!parsed.success) {
-    return { ok: false, reason: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') };
+    return { ok: false, reason: formatZodIssues(parsed.error.issues, 'body') };
   }
   return { ok: true, body: parsed.data };
 }
@@ -56,7 +52,7 @@ export function messageBytes(text: string): number {
  */
 export const serializedInvocationSchema = z.object({
   message: z.object({ task_name: taskNameSchema, kwargs: kwargsSchema }),
-  delay: z.number().int().min(0).max(900),
+  delay: z.number().int().min(0).max(MAX_TIMEOUT_SECONDS),
   queue: z.string().min(1),
 });
 
@@ -65,9 +61,4 @@ export interface SerializedInvocation {
   readonly message: { readonly task_name: string; readonly kwargs: Record<string, unknown> };
   readonly delay: number;
   readonly queue: string;
-}
-
-/** Whether an event is the scheduled maintenance event `{ "lambdaTasks": "maintenance", "v": 1 }`. */
-export function isMaintenanceEvent(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && (event as { lambdaTasks?: unknown }).lambdaTasks === 'maintenance';
 }

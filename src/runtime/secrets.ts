@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseSecretReference, SECRET_ENV_PREFIX, SecretResolutionError, type SecretReference } from './secret-reference';
+import { parseSecretReference, SECRET_ENV_PREFIX, type SecretReference } from './contract';
+import { SecretResolutionError } from './errors';
 
 interface Target { readonly name: string; readonly variable: string; readonly reference: SecretReference }
 

@@ -3,8 +3,9 @@
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { resetLambdaTasksConfig } from './config';
-import { drainQueuedTasks, type DrainOptions, type TaskOutcome } from './executor';
-import { clearTaskRegistry } from './task';
+import { drainQueuedTasks, type DrainOptions } from './in-process';
+import { clearTaskRegistry } from './registry';
+import type { TaskOutcome } from './run-task';
 
 export type { DrainOptions, TaskOutcome };
 

@@ -1,4 +1,4 @@
-import { MAX_TIMEOUT_SECONDS } from './config';
+import { MAX_TIMEOUT_SECONDS } from './contract';
 import { TimeoutRangeError } from './errors';
 import type { ResolvedTimeouts } from './types';
 
@@ -53,37 +53,4 @@ export function resolveTimeouts(task: string, given: GivenTimeouts, defaults: Ti
     );
   }
   return { softTimeout, hardTimeout };
-}
-
-/** Seconds kept free at the end of a Lambda invocation: a task starts only if its hard timeout plus this fits. */
-export const DEADLINE_MARGIN_SECONDS = 10;
-
-/** How many times a message is re-sent for lack of time before its task is recorded FAILED. */
-export const MAX_DEADLINE_RESENDS = 3;
-
-interface KnexTransactorLike {
-  client?: { acquireConnection?: () => Promise<unknown> };
-  rollback?: () => Promise<unknown> | unknown;
-}
-
-/**
- * Stops a task's transaction at its hard timeout: on PostgreSQL first cancels the statement its
- * connection may be running (`pg_cancel_backend` with the pid node-postgres already knows, sent
- * over another pooled connection), then rolls the transaction back. On PGlite there is no
- * statement to cancel from here (a running statement blocks the event loop).
- */
-export async function stopTransaction(trx: unknown, cancel: (pid: number) => Promise<unknown>): Promise<void> {
-  const transactor = trx as KnexTransactorLike | undefined;
-  if (!transactor) return;
-  try {
-    const connection = (await transactor.client?.acquireConnection?.()) as { processID?: unknown } | undefined;
-    if (typeof connection?.processID === 'number') await cancel(connection.processID);
-  } catch {
-    // Best effort: the rollback below still ends the transaction once the statement returns.
-  }
-  try {
-    await transactor.rollback?.();
-  } catch {
-    // Already finished or broken: nothing left to roll back.
-  }
 }

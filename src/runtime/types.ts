@@ -51,3 +51,27 @@ export interface ResolvedTimeouts {
   readonly softTimeout: number;
   readonly hardTimeout: number;
 }
+
+/** An SQS record as Lambda delivers it (the fields the worker reads; `SQSRecord` of @types/aws-lambda fits). */
+export interface SqsRecordLike {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  readonly eventSourceARN: string;
+  readonly messageAttributes?: Readonly<Record<string, { readonly stringValue?: string; readonly dataType?: string }>>;
+}
+
+/** An SQS event (`SQSEvent` of @types/aws-lambda fits). */
+export interface SqsEventLike {
+  readonly Records: readonly SqsRecordLike[];
+}
+
+/** The Lambda context fields the worker reads (`Context` of @types/aws-lambda fits). */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The partial batch response (`SQSBatchResponse`). */
+export interface SqsBatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}

@@ -1,12 +1,13 @@
 import type { EntitySchema, Options } from '@mikro-orm/core';
-import { TaskDispatchSubscriber } from './dispatch';
+import { runInProcess } from './in-process';
+import { TaskDispatchSubscriber } from './outbox';
 import { TASK_RECORD_TABLE, TaskRecordSchema } from './record';
 
 type EntityEntry = NonNullable<Options['entities']>[number];
 type SubscriberEntry = NonNullable<Options['subscribers']> extends Iterable<infer S> ? S : never;
 
-/** What {@link withLambdaTasks} sets on a MikroORM config (as arrays). */
-export interface LambdaTasksOptionsAdded {
+/** The MikroORM options {@link withLambdaTasks} sets on a config (as arrays). */
+export interface LambdaTasksMikroOrmOptions {
   entities: EntityEntry[];
   subscribers: SubscriberEntry[];
   schemaGenerator: NonNullable<Options['schemaGenerator']> & { skipTables: (string | RegExp)[] };
@@ -17,7 +18,8 @@ function isTaskRecordSchema(entry: unknown): boolean {
 }
 
 /**
- * Adds the `TaskRecord` entity and the after-commit dispatch subscriber to a MikroORM
+ * Adds the `TaskRecord` entity and the after-commit dispatch subscriber (which runs tasks in this process in
+ * eager mode) to a MikroORM
  * config, keeping the app's own entities and subscribers, and adds `task_record` to
  * `schemaGenerator.skipTables` so the app's `migration:create` and `schema:update` never
  * emit or drop it (apply `lambdaTasksMigrations` instead). Calling it twice changes nothing.
@@ -27,12 +29,12 @@ function isTaskRecordSchema(entry: unknown): boolean {
  * import { withLambdaTasks } from 'cdk-lambda-tasks/runtime';
  * const orm = await MikroORM.init(withLambdaTasks({ entities: [User], clientUrl: process.env.DATABASE_URL }));
  */
-export function withLambdaTasks<O extends Options>(options: O): O & LambdaTasksOptionsAdded {
+export function withLambdaTasks<O extends Options>(options: O): O & LambdaTasksMikroOrmOptions {
   const entities: EntityEntry[] = [...(options.entities ?? [])];
   if (!entities.some(isTaskRecordSchema)) entities.push(TaskRecordSchema as EntityEntry);
 
   const subscribers: SubscriberEntry[] = [...(options.subscribers ?? [])];
-  if (!subscribers.some((s) => s instanceof TaskDispatchSubscriber)) subscribers.push(new TaskDispatchSubscriber());
+  if (!subscribers.some((s) => s instanceof TaskDispatchSubscriber)) subscribers.push(new TaskDispatchSubscriber(runInProcess));
 
   const skipTables = [...(options.schemaGenerator?.skipTables ?? [])];
   if (!skipTables.includes(TASK_RECORD_TABLE)) skipTables.push(TASK_RECORD_TABLE);

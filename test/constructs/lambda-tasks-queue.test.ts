@@ -7,7 +7,7 @@ import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaTasksQueue, TaskSecret, type LambdaTasksQueueProps } from '../../src';
-import { parseSecretReference } from '../../src/runtime/secret-reference';
+import { parseSecretReference } from '../../src/runtime/contract';
 
 const ENTRY = path.join(__dirname, 'fixtures', 'worker.ts');
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf';
@@ -32,10 +32,15 @@ function statementsOf(template: Template, queue: string): { Action: string | str
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
+/** A `LAMBDA_TASKS_QUEUES` value as synthesized (`Fn::Join`), parsed, each deploy-time value (a `Ref`) replaced by its logical id. */
+function parseQueuesEnv(joined: { 'Fn::Join': [string, (string | { Ref: string })[]] }): unknown {
+  return JSON.parse(joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : part.Ref)).join(''));
+}
+
 const actionsOf = (statements: { Action: string | string[] }[]) => [...new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])))].sort();
 
 describe('LambdaTasksQueue defaults', () => {
-  const { template, stack } = synth();
+  const { template } = synth();
 
   it('creates one queue and one dead-letter queue, encrypted by SQS, with 1 MiB messages', () => {
     template.resourceCountIs('AWS::SQS::Queue', 2);
@@ -67,7 +72,9 @@ describe('LambdaTasksQueue defaults', () => {
   it('gives the worker its own log group (one month) and no AWS managed policy', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^TasksdefaultLogs') } } });
-    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const roles = Object.values(template.findResources('AWS::IAM::Role'));
+    expect(roles).toHaveLength(1);
+    expect(roles[0].Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   it('consumes the queue with partial batch responses, batches of 10, at most 2 concurrent invocations', () => {
@@ -82,17 +89,17 @@ describe('LambdaTasksQueue defaults', () => {
   it('sets LAMBDA_TASKS_QUEUES with url, dlqUrl and maxHardTimeout', () => {
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
     expect(fn.Properties.Environment.Variables.MIKRO_ORM_ALLOW_VERSION_MISMATCH).toBe('true');
-    const queues = JSON.parse(JSON.stringify(stack.resolve(fn.Properties.Environment.Variables.LAMBDA_TASKS_QUEUES)));
-    const text = JSON.stringify(queues);
-    expect(text).toContain('"url\\":\\"');
-    expect(text).toContain('"dlqUrl\\":\\"');
-    expect(text).toContain('"maxHardTimeout\\":300');
+    expect(parseQueuesEnv(fn.Properties.Environment.Variables.LAMBDA_TASKS_QUEUES)).toEqual({
+      default: { url: expect.stringMatching(/^TasksdefaultQueue/), dlqUrl: expect.stringMatching(/^TasksdefaultDeadLetterQueue/), maxHardTimeout: 300 },
+    });
   });
 
   it('alarms on the DLQ holding a message and on the oldest message waiting over twice the worker timeout', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 660, ComparisonOperator: 'GreaterThanThreshold' });
-    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) expect(alarm.Properties.AlarmActions).toBeUndefined();
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(2);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toBeUndefined();
   });
 
   it('sends the maintenance event to the default worker every 5 minutes', () => {
@@ -127,6 +134,14 @@ describe('LambdaTasksQueue overrides', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1260 });
   });
 
+  it('gives each queue its own url, dlqUrl and maxHardTimeout in LAMBDA_TASKS_QUEUES', () => {
+    const { tasks, stack } = twoQueues();
+    expect(parseQueuesEnv(stack.resolve(tasks.queueUrlsJson))).toEqual({
+      default: { url: expect.stringMatching(/^TasksdefaultQueue/), dlqUrl: expect.stringMatching(/^TasksdefaultDeadLetterQueue/), maxHardTimeout: 300 },
+      reports: { url: expect.stringMatching(/^TasksreportsQueue/), dlqUrl: expect.stringMatching(/^TasksreportsDeadLetterQueue/), maxHardTimeout: 600 },
+    });
+  });
+
   it('lets every worker send to every queue, and only the default worker read the DLQs', () => {
     const { template } = twoQueues();
     const sendTargets = (queue: string) =>
@@ -136,20 +151,30 @@ describe('LambdaTasksQueue overrides', () => {
     const dlqReaders = (queue: string) => statementsOf(template, queue).filter((s) => JSON.stringify(s.Resource).includes('DeadLetterQueue'));
     expect(dlqReaders('default')).toHaveLength(2);
     expect(dlqReaders('reports')).toHaveLength(0);
-    expect(actionsOf(statementsOf(template, 'reports'))).not.toContain('secretsmanager:GetSecretValue');
   });
 
-  it('writes each secret reference so that the runtime parses it back, and grants reading it', () => {
+  it('writes each secret reference so that the runtime parses it back, and grants every worker reading it', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Stack');
     const secret = Secret.fromSecretCompleteArn(stack, 'Db', SECRET_ARN);
-    new LambdaTasksQueue(stack, 'Tasks', { entry: ENTRY, secrets: { DB_PASSWORD: TaskSecret.fromSecret(secret, 'password'), DB_USER: TaskSecret.fromSecret(secret, 'username', { versionStage: 'AWSPREVIOUS' }) } });
+    new LambdaTasksQueue(stack, 'Tasks', {
+      entry: ENTRY,
+      queues: { default: {}, reports: {} },
+      secrets: { DB_PASSWORD: TaskSecret.fromSecret(secret, 'password'), DB_USER: TaskSecret.fromSecret(secret, 'username', { versionStage: 'AWSPREVIOUS' }) },
+    });
     const template = Template.fromStack(stack);
     const variables = Object.values(template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
     expect(variables.LAMBDA_TASKS_SECRET_DB_PASSWORD).toBe(`${SECRET_ARN}:password::`);
     expect(parseSecretReference('LAMBDA_TASKS_SECRET_DB_PASSWORD', variables.LAMBDA_TASKS_SECRET_DB_PASSWORD)).toEqual({ arn: SECRET_ARN, jsonKey: 'password', versionStage: '', versionId: '' });
     expect(parseSecretReference('LAMBDA_TASKS_SECRET_DB_USER', variables.LAMBDA_TASKS_SECRET_DB_USER)).toMatchObject({ jsonKey: 'username', versionStage: 'AWSPREVIOUS' });
-    expect(actionsOf(statementsOf(template, 'default'))).toEqual(expect.arrayContaining(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']));
+    for (const queue of ['default', 'reports']) {
+      expect(actionsOf(statementsOf(template, queue))).toEqual(expect.arrayContaining(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']));
+    }
+  });
+
+  it('grants no secret access when there are no secrets', () => {
+    const { template } = twoQueues();
+    expect(actionsOf(statementsOf(template, 'default')).filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
   });
 
   it('passes environment, runtime, architecture, memory and log retention through', () => {
@@ -186,12 +211,21 @@ describe('LambdaTasksQueue overrides', () => {
     const api = new LambdaFunction(stack, 'Api', { runtime: Runtime.NODEJS_24_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => 1') });
     tasks.grantEnqueue(api);
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Environment: { Variables: { LAMBDA_TASKS_QUEUES: Match.anyValue() } } });
+    const functions = Object.entries(template.findResources('AWS::Lambda::Function'));
+    const queuesEnvOf = (idPrefix: string) => functions.find(([id]) => id.startsWith(idPrefix))?.[1].Properties.Environment?.Variables?.LAMBDA_TASKS_QUEUES;
+    expect(queuesEnvOf('Api')).toEqual({ 'Fn::Join': expect.any(Array) });
+    expect(queuesEnvOf('Api')).toEqual(queuesEnvOf('TasksdefaultWorker'));
     const apiPolicy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p.Properties.Roles).includes('ApiServiceRole'))!;
     const statements = apiPolicy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[];
     expect(actionsOf(statements)).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
     expect(statements).toHaveLength(2);
-    expect(tasks.queue('reports').deadLetterQueue).toBeDefined();
+  });
+
+  it('queue(name) returns that queue\'s queue, dead-letter queue and worker; queueNames lists the queues', () => {
+    const { tasks } = twoQueues();
+    expect(tasks.queue('reports').deadLetterQueue.node.path).toBe('Stack/Tasks/reports/DeadLetterQueue');
+    expect(tasks.queue('reports').queue.node.path).toBe('Stack/Tasks/reports/Queue');
+    expect(tasks.queue('reports').worker.node.path).toBe('Stack/Tasks/reports/Worker');
     expect(tasks.queueNames).toEqual(['default', 'reports']);
   });
 

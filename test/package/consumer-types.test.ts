@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { lambdaTask, TaskStatus, withLambdaTasks, type TaskContext } from 'cdk-lambda-tasks/runtime';
 import { resetTaskRegistry } from 'cdk-lambda-tasks/runtime/testing';
 import { lambdaTasksMigrations } from 'cdk-lambda-tasks/runtime/migrations';
-import { MAINTENANCE_SCHEDULE_MINUTES } from 'cdk-lambda-tasks';
+import { WORKER_EXTERNAL_MODULES } from 'cdk-lambda-tasks';
 
 export const double = lambdaTask({ name: 'consumer.double', args: z.object({ n: z.number() }) }, async ({ n }, ctx: TaskContext) => {
   ctx.logger.info('doubling');
@@ -23,7 +23,7 @@ export const wrong = double({ n: 'one' });
 export const status: TaskStatus = TaskStatus.QUEUED;
 export const config = withLambdaTasks({ entities: [] });
 export const names: string[] = lambdaTasksMigrations.map((m) => m.name);
-export const minutes: number = MAINTENANCE_SCHEDULE_MINUTES;
+export const externals: readonly string[] = WORKER_EXTERNAL_MODULES;
 resetTaskRegistry();
 `;
 

@@ -2,7 +2,8 @@ import { EntitySchema } from '@mikro-orm/core';
 import { z } from 'zod';
 import { configureLambdaTasks, resetLambdaTasksConfig } from '../../src/runtime/config';
 import { LambdaTasksError } from '../../src/runtime/errors';
-import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
+import { lambdaTask } from '../../src/runtime/lambda-task';
+import { clearTaskRegistry } from '../../src/runtime/registry';
 import type { TaskContext } from '../../src/runtime/types';
 import { createTestOrm, engine, type TestDatabase } from '../support/database';
 

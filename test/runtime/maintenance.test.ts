@@ -2,12 +2,16 @@ import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message, t
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
-import { createHandler, type SqsBatchResponse } from '../../src/runtime/handler';
-import { reconcileDeadLetters, relayQueuedTasks, runMaintenance, sweepLostTasks } from '../../src/runtime/maintenance';
+import { reconcileDeadLetters } from '../../src/runtime/dead-letters';
+import { createHandler } from '../../src/runtime/handler';
+import { lambdaTask } from '../../src/runtime/lambda-task';
+import { runMaintenance } from '../../src/runtime/maintenance';
 import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
 import { claim } from '../../src/runtime/records/claim';
-import { lambdaTask } from '../../src/runtime/task';
+import { relayQueuedTasks } from '../../src/runtime/relay';
+import { sweepLostTasks } from '../../src/runtime/sweep';
+import { type SqsBatchResponse } from '../../src/runtime/types';
 import { account } from '../support/accounting';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
@@ -189,7 +193,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     await runWorker();
     expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
-    const all = await runMaintenance(fork());
+    const all = await runMaintenance({ em: fork() });
     expect(Object.keys(all)).toEqual(['relay', 'sweep', 'reconcile', 'cleanup']);
   });
 });

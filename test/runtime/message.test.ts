@@ -1,4 +1,5 @@
-import { decodeMessageBody, encodeMessageBody, isMaintenanceEvent, MAINTENANCE_EVENT } from '../../src/runtime/message';
+import { isMaintenanceEvent, MAINTENANCE_EVENT } from '../../src/runtime/contract';
+import { decodeMessageBody, encodeMessageBody } from '../../src/runtime/message';
 
 describe('The wire format', () => {
   it('encodes { task_id, task_name, kwargs } (fixture)', () => {

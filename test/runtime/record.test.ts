@@ -1,6 +1,6 @@
 import { EntitySchema, type EventSubscriber } from '@mikro-orm/core';
 import { Migration } from '@mikro-orm/migrations';
-import { TaskDispatchSubscriber } from '../../src/runtime/dispatch';
+import { TaskDispatchSubscriber } from '../../src/runtime/outbox';
 import { TaskRecord, TaskRecordSchema, TaskStatus } from '../../src/runtime/record';
 import { withLambdaTasks } from '../../src/runtime/with-lambda-tasks';
 import { createTestOrm, engine, type TestDatabase } from '../support/database';

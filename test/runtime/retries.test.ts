@@ -1,12 +1,13 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { cleanupTaskRecords, cleanupTaskRecordsTask } from '../../src/runtime/cleanup';
 import { configureLambdaTasks } from '../../src/runtime/config';
 import { NonRetriableError, TaskDefinitionError } from '../../src/runtime/errors';
-import { createHandler, type SqsBatchResponse } from '../../src/runtime/handler';
-import { cleanupTaskRecords, cleanupTaskRecordsTask } from '../../src/runtime/maintenance';
+import { createHandler } from '../../src/runtime/handler';
+import { lambdaTask } from '../../src/runtime/lambda-task';
 import { retryDelaySeconds } from '../../src/runtime/retries';
-import { lambdaTask } from '../../src/runtime/task';
+import { type SqsBatchResponse } from '../../src/runtime/types';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsEvent } from '../support/events';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
@@ -196,7 +197,7 @@ describe(`Retries, singletons and cleanup in the worker (${engine})`, () => {
   it('runs cleanup as the built-in task lambdaTasks.cleanupTaskRecords', async () => {
     await db.sql("update task_record set end_time = now() - interval '400 days', status = 'SUCCESS' where status = 'SUCCESS'");
     const em = fork();
-    cleanupTaskRecordsTask.executeOnCommit({ olderThanDays: 365 }, { em });
+    cleanupTaskRecordsTask().executeOnCommit({ olderThanDays: 365 }, { em });
     configureLambdaTasks({ eager: true });
     await em.flush();
     const rows = await db.sql<{ task_name: string; result: unknown }>("select task_name, result from task_record where task_name = 'lambdaTasks.cleanupTaskRecords'");

@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { formatSecretReference, parseSecretReference, SecretResolutionError } from '../../src/runtime/secret-reference';
+import { formatSecretReference, parseSecretReference } from '../../src/runtime/contract';
+import { SecretResolutionError } from '../../src/runtime/errors';
 import { resetSecretCache, resolveSecretsIntoEnv } from '../../src/runtime/secrets';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:myapp/prod-AbCdEf';

@@ -1,4 +1,4 @@
-import { chunkEntries, delaySecondsUntil } from '../../src/runtime/send';
+import { chunkEntries, delaySecondsUntil } from '../../src/runtime/sqs';
 
 describe('Function: chunkEntries()', () => {
   const entries = (sizes: number[]) => sizes.map((bytes, i) => ({ i, bytes }));

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { NonRetriableError } from '../../src/runtime/errors';
 import { createHandler } from '../../src/runtime/handler';
+import { lambdaTask } from '../../src/runtime/lambda-task';
 import { runLocalWorker } from '../../src/runtime/local-worker';
 import { runMaintenance } from '../../src/runtime/maintenance';
-import { clearTaskRegistry, lambdaTask } from '../../src/runtime/task';
+import { clearTaskRegistry } from '../../src/runtime/registry';
 import { createTestOrm, engine, type TestDatabase } from '../support/database';
 import { Fauxqs, type TestQueue } from '../support/fauxqs';
 import { configureForQueues } from '../support/tasks-env';
@@ -111,7 +112,7 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
     const deadline = Date.now() + 45_000;
     while ((await pending()) > 0 && Date.now() < deadline) {
       if (!maintained && Date.now() - started > 5_000) {
-        await runMaintenance(fork()); // in the middle: relay, sweep, reconcile, cleanup
+        await runMaintenance({ em: fork() }); // in the middle: relay, sweep, reconcile, cleanup
         maintained = true;
       }
       await new Promise((resolve) => setTimeout(resolve, 250));

@@ -3,7 +3,9 @@ import * as zm from 'zod/mini';
 import { configureLambdaTasks, resetLambdaTasksConfig } from '../../src/runtime/config';
 import { ConfigurationError, TaskDefinitionError, TaskNotRegisteredError, TaskValidationError, TimeoutRangeError } from '../../src/runtime/errors';
 import { TaskInvocation } from '../../src/runtime/invocation';
-import { clearTaskRegistry, findTask, lambdaTask, type LambdaTaskOptions, type TaskArgsSchema } from '../../src/runtime/task';
+import { lambdaTask } from '../../src/runtime/lambda-task';
+import { clearTaskRegistry, findTask } from '../../src/runtime/registry';
+import { type LambdaTaskOptions, type TaskArgsSchema } from '../../src/runtime/task-types';
 
 const args = z.object({ userId: z.number().int(), template: z.string() });
 const noop = async () => 'sent';

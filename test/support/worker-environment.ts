@@ -2,7 +2,7 @@ import { createRunLog } from './accounting';
 import { createTestOrm, type TestDatabase } from './database';
 import { Fauxqs, type TestQueue } from './fauxqs';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
-import { clearTaskRegistry } from '../../src/runtime/task';
+import { clearTaskRegistry } from '../../src/runtime/registry';
 
 /** A test file's worker setup: its own database with the run log, fauxqs, and one queue with its DLQ. */
 export interface WorkerEnvironment {

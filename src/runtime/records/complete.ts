@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { queryRows } from '../sql';
+import { queryRows } from '../orm';
 import { jsonParam } from './row';
 
 /**

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { queryRowsOutsideTransaction } from '../sql';
+import { queryRowsOutsideTransaction } from '../orm';
 
 /**
  * Records FAILED for a RUNNING attempt, outside the task's (rolled back) transaction.

@@ -24,15 +24,44 @@ export interface TaskRow {
 
 /** What a new QUEUED row holds (the rest takes column defaults). */
 export interface NewTaskRow {
-  id: string;
-  taskName: string;
-  kwargs: Record<string, unknown>;
-  queue: string;
-  hardTimeout: number;
-  runAfter: Date;
-  idempotencyKey?: string | null;
-  attempt?: number;
-  rootId?: string;
+  readonly id: string;
+  readonly taskName: string;
+  readonly kwargs: Record<string, unknown>;
+  readonly queue: string;
+  readonly hardTimeout: number;
+  readonly runAfter: Date;
+  readonly idempotencyKey: string | null;
+  readonly attempt: number;
+  readonly rootId: string;
+}
+
+/**
+ * The one place a new task row is built (executeOnCommit, executeOnCommitOnce, the next attempt of a retry):
+ * a fresh id unless given, attempt 1 and its own id as root unless this is a later attempt.
+ */
+export function newTaskRow(fields: {
+  readonly id?: string;
+  readonly taskName: string;
+  readonly kwargs: Record<string, unknown>;
+  readonly queue: string;
+  readonly hardTimeout: number;
+  readonly runAfter: Date;
+  readonly idempotencyKey?: string | null;
+  readonly attempt?: number;
+  readonly rootId?: string;
+}): NewTaskRow {
+  const id = fields.id ?? globalThis.crypto.randomUUID();
+  return {
+    id,
+    taskName: fields.taskName,
+    kwargs: fields.kwargs,
+    queue: fields.queue,
+    hardTimeout: fields.hardTimeout,
+    runAfter: fields.runAfter,
+    idempotencyKey: fields.idempotencyKey ?? null,
+    attempt: fields.attempt ?? 1,
+    rootId: fields.rootId ?? id,
+  };
 }
 
 /** JSON text for a jsonb parameter (em.execute inlines parameters client-side). */

@@ -1,0 +1,40 @@
+/**
+ * Argument checks at enqueue and at run: the object shape, unknown keys, the zod schema, and that what is
+ * stored survives a JSON round trip; and the delay of an invocation.
+ */
+import type * as zc from 'zod/v4/core';
+import { MAX_TIMEOUT_SECONDS } from './contract';
+import { TaskValidationError } from './errors';
+import { toJsonValue } from './json-value';
+import type { RegisteredTask } from './registry';
+import type { TaskArgsSchema } from './task-types';
+import { formatZodIssues } from './zod-issues';
+
+/** Builds the validator of a task's arguments: the JSON input to store and the parsed output to run with. */
+export function makeValidator(name: string, schema: TaskArgsSchema): RegisteredTask['validate'] {
+  const allowed = Object.keys(schema._zod.def.shape);
+  const allowedSet = new Set(allowed);
+  const parseSchema = schema as unknown as { safeParse(v: unknown): { success: boolean; data?: unknown; error?: { issues: zc.$ZodIssue[] } } };
+  return (args, field = 'args') => {
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+      throw new TaskValidationError(name, field, `expected an object of arguments, got ${args === null ? 'null' : Array.isArray(args) ? 'an array' : typeof args}`);
+    }
+    const unknownKeys = Object.keys(args).filter((k) => !allowedSet.has(k));
+    if (unknownKeys.length > 0) {
+      throw new TaskValidationError(name, field, `unknown argument(s) ${unknownKeys.map((k) => `"${k}"`).join(', ')}; the schema allows: ${allowed.join(', ') || '(none)'}`);
+    }
+    const parsed = parseSchema.safeParse(args);
+    if (!parsed.success) throw new TaskValidationError(name, field, formatZodIssues(parsed.error?.issues ?? []));
+    const input = toJsonValue(args as Record<string, unknown>, field, (reason) => new TaskValidationError(name, field, `${reason}; task arguments are stored and sent as JSON`));
+    return { input, output: parsed.data };
+  };
+}
+
+/** Checks a delay in seconds (0..900, SQS DelaySeconds); returns it, 0 when absent. */
+export function checkDelay(name: string, delay: unknown): number {
+  if (delay === undefined) return 0;
+  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0 || delay > MAX_TIMEOUT_SECONDS) {
+    throw new TaskValidationError(name, 'delay', `${String(delay)} is not an integer number of seconds from 0 to ${MAX_TIMEOUT_SECONDS} (SQS's largest delay)`);
+  }
+  return delay;
+}

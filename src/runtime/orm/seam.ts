@@ -1,0 +1,34 @@
+import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
+
+/**
+ * Everything cdk-lambda-tasks needs from the ORM beyond its public entity API. Each MikroORM major has
+ * one implementation (MikroORM 6: knex); nothing else in the runtime touches the query builder's or the
+ * driver's internals.
+ *
+ * Rolled-back savepoints need no hook here: the outbox sends, at the root commit, only the ids that
+ * exist as committed QUEUED rows (one `select` through {@link OrmSeam.query}), so rows inserted in a
+ * savepoint that was rolled back are never sent.
+ */
+export interface OrmSeam {
+  /** The implementation's name, for error messages. */
+  readonly name: string;
+  /**
+   * Runs one statement with `?` placeholders and bound parameters (sent to the driver, never spliced into
+   * the SQL text) and returns its rows. `scope: 'current'` runs it in the em's current transaction, if
+   * any; `'outside'` runs it on its own pooled connection, outside any transaction of the em.
+   */
+  query<T>(em: EntityManager, sql: string, params: readonly unknown[], scope: 'current' | 'outside'): Promise<T[]>;
+  /** The em's outermost transaction (what the commit hooks receive), or undefined outside a transaction. */
+  rootTransaction(em: EntityManager): object | undefined;
+  /** The em's current transaction handle, to stop it later with {@link OrmSeam.stopTransaction}. */
+  currentTransaction(em: EntityManager): unknown;
+  /**
+   * Stops a transaction from outside (a hard timeout): on PostgreSQL cancels the statement its connection
+   * may be running (`pg_cancel_backend` over another pooled connection), then rolls it back. Never throws.
+   */
+  stopTransaction(em: EntityManager, transaction: unknown): Promise<void>;
+  /** Whether the em's ORM has the entity of that class name in its metadata. */
+  hasEntity(em: EntityManager, className: string): boolean;
+  /** Initialises a PostgreSQL MikroORM from a config, with the connection pool capped at `poolMax`. */
+  init(config: Options, poolMax: number): Promise<MikroORM>;
+}

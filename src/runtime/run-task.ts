@@ -1,0 +1,139 @@
+/**
+ * Runs one claimed task: validates its stored arguments, runs the function in a transaction on a fork with
+ * its SUCCESS committed in that same transaction, enforces the soft and hard timeouts, and records the
+ * outcome (FAILED, ignored error, retry, singleton busy).
+ */
+import type { EntityManager } from '@mikro-orm/core';
+import { timeoutsOf } from './deadline';
+import { HardTimeLimitExceeded, NonRetriableError, SoftTimeLimitExceeded, toError, traceOf } from './errors';
+import { toJsonValue } from './json-value';
+import { libraryLog, runInTaskScope, taskLogger } from './logger';
+import { currentTransaction, stopTransaction } from './orm';
+import { TaskStatus } from './record';
+import { complete } from './records/complete';
+import { fail } from './records/fail';
+import type { TaskRow } from './records/row';
+import { tryAdvisoryLock } from './records/try-advisory-lock';
+import type { RegisteredTask } from './registry';
+import { retryDelaySeconds, scheduleRetry } from './retries';
+import type { TaskContext } from './types';
+
+/** How a claimed task ended. */
+export interface TaskOutcome {
+  readonly taskId: string;
+  readonly taskName: string;
+  /** SUCCESS or FAILED; `superseded` when the row was no longer this attempt's RUNNING row at the end. */
+  readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | TaskStatus.RETRYING | 'superseded';
+  /** For RETRYING: the id of the next attempt's row. */
+  readonly nextTaskId?: string;
+  /** The error the task threw (also for an ignored error), if any. */
+  readonly error?: Error;
+  /** True when the hard timeout stopped it (its promise was abandoned, still running in this process). */
+  readonly hardTimedOut?: boolean;
+}
+
+/** Options of a run. */
+export interface RunOptions {
+  /**
+   * Enforce the soft timeout (ctx.signal) and the row's hard timeout, as a worker does; eager mode and drainTasks do not.
+   * @default false
+   */
+  readonly enforceTimeouts?: boolean;
+}
+
+/** Thrown inside the task's transaction when the SUCCESS update found no RUNNING row: rolls it back. */
+class ClaimLost extends Error {}
+
+/** Thrown inside the task's transaction when a singleton task's advisory lock is taken. */
+class SingletonBusy extends Error {}
+
+/**
+ * Runs a claimed (RUNNING) row: validates its kwargs, runs the task in a transaction on a fork
+ * with SUCCESS committed in that same transaction, or — after the rollback — FAILED, or SUCCESS
+ * with the stack for an `ignoreErrors` match. Every outcome update is conditional on the row
+ * still being this attempt's RUNNING row. Never throws for the task's own failures.
+ */
+export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<TaskOutcome> {
+  const started = Date.now();
+  const base = { taskId: row.id, taskName: task.name };
+  const log = (status: string, extra: Record<string, unknown> = {}) =>
+    libraryLog.info(`task ${status}`, { taskId: row.id, taskName: task.name, attempt: row.attempt, durationMs: Date.now() - started, ...extra });
+
+  let output: unknown;
+  try {
+    output = task.validate(row.kwargs, 'kwargs').output;
+  } catch (error) {
+    const failure = toError(error);
+    await fail(em, row.id, row.attempt, { traceback: traceOf(failure), note: 'invalid arguments' });
+    log('FAILED', { reason: failure.message });
+    return { ...base, status: TaskStatus.FAILED, error: failure };
+  }
+
+  const timeouts = options.enforceTimeouts ? timeoutsOf(task, row) : undefined;
+  const controller = new AbortController();
+  const softTimer = timeouts && setTimeout(() => controller.abort(new SoftTimeLimitExceeded(timeouts.softTimeout)), timeouts.softTimeout * 1000);
+  let hardTimer: NodeJS.Timeout | undefined;
+  let transaction: unknown;
+  let thrown: Error | undefined;
+  // fork() first: in eager mode `em` comes from a commit hook and still carries that transaction's context;
+  // transactional() on it would join the finished transaction as a savepoint (tests catch it).
+  const work = em.fork().transactional(async (tem) => {
+    transaction = currentTransaction(tem);
+    if (task.singletonKey && !(await tryAdvisoryLock(tem, task.singletonKey(output)))) throw new SingletonBusy();
+    const ctx: TaskContext = { em: tem, taskId: row.id, rootId: row.root_id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
+    const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
+    const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
+    if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();
+  });
+  // After a hard timeout the promise is abandoned but still runs here: its late rejection must not crash the process.
+  work.catch(() => undefined);
+  const hardLimit = timeouts && new Promise<'hard'>((resolve) => (hardTimer = setTimeout(() => resolve('hard'), timeouts.hardTimeout * 1000)));
+  let timedOut = false;
+  try {
+    timedOut = (await Promise.race(hardLimit ? [work, hardLimit] : [work])) === 'hard';
+  } catch (error) {
+    thrown = toError(error);
+  } finally {
+    if (softTimer) clearTimeout(softTimer);
+    if (hardTimer) clearTimeout(hardTimer);
+  }
+
+  if (timedOut) {
+    if (!controller.signal.aborted) controller.abort(new HardTimeLimitExceeded(timeouts!.hardTimeout));
+    await stopTransaction(em, transaction);
+    const error = new HardTimeLimitExceeded(timeouts!.hardTimeout);
+    const written = await fail(em, row.id, row.attempt, { traceback: traceOf(error), note: 'hard timeout' });
+    log(written ? 'FAILED (hard timeout)' : 'stopped at its hard timeout; outcome not written', {});
+    return { ...base, status: written ? TaskStatus.FAILED : 'superseded', error, hardTimedOut: true };
+  }
+  if (!thrown) {
+    log('SUCCESS');
+    return { ...base, status: TaskStatus.SUCCESS };
+  }
+  if (thrown instanceof ClaimLost) {
+    libraryLog.warn('task finished but its row was no longer RUNNING for this attempt (swept or run elsewhere); its writes were rolled back', { taskId: row.id, taskName: task.name });
+    return { ...base, status: 'superseded' };
+  }
+  if (thrown instanceof SingletonBusy) {
+    const note = 'singleton: another run holds its lock';
+    if (task.retrySingleton) return scheduleRetry(em, row, task, null, task.retry.delay, `${note}; retrying`);
+    await complete(em, row.id, row.attempt, { result: null, note: `skipped: ${note}` });
+    log('SUCCESS (skipped: singleton busy)');
+    return { ...base, status: TaskStatus.SUCCESS };
+  }
+  const retryable = !(thrown instanceof NonRetriableError) && task.retry.on.some((cls) => thrown instanceof cls) && row.attempt <= task.retry.maxRetries;
+  if (retryable) {
+    const delay = retryDelaySeconds(task.retry.delay, row.attempt);
+    return scheduleRetry(em, row, task, thrown, delay, `${thrown.name}: retry ${row.attempt} of ${task.retry.maxRetries}`);
+  }
+  const ignored = task.ignoreErrors.some((cls) => thrown instanceof cls);
+  const written = ignored
+    ? await complete(em, row.id, row.attempt, { result: null, traceback: traceOf(thrown), note: `ignored ${thrown.name}` })
+    : await fail(em, row.id, row.attempt, { traceback: traceOf(thrown) });
+  if (!written) {
+    libraryLog.warn('task outcome not written: the row was no longer RUNNING for this attempt', { taskId: row.id, taskName: task.name });
+    return { ...base, status: 'superseded', error: thrown };
+  }
+  log(ignored ? 'SUCCESS (ignored error)' : 'FAILED', { error: `${thrown.name}: ${thrown.message}` });
+  return { ...base, status: ignored ? TaskStatus.SUCCESS : TaskStatus.FAILED, error: thrown };
+}
