@@ -91,6 +91,8 @@ const project = new typescript.TypeScriptProject({
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 60_000,
       collectCoverage: false,
+      // The library's log lines are off in tests unless a test turns them on (LAMBDA_TASKS_LOG_LEVEL).
+      setupFiles: ['<rootDir>/test/support/setup-env.ts'],
       globalSetup: undefined,
     },
   },

@@ -23,7 +23,14 @@ export function makeValidator(name: string, schema: TaskArgsSchema): RegisteredT
     if (unknownKeys.length > 0) {
       throw new TaskValidationError(name, field, `unknown argument(s) ${unknownKeys.map((k) => `"${k}"`).join(', ')}; the schema allows: ${allowed.join(', ') || '(none)'}`);
     }
-    const parsed = parseSchema.safeParse(args);
+    let parsed: ReturnType<typeof parseSchema.safeParse>;
+    try {
+      parsed = parseSchema.safeParse(args);
+    } catch (error) {
+      // A recursive schema over a very deeply nested value overflows the stack.
+      if (error instanceof RangeError) throw new TaskValidationError(name, field, `cannot be validated (${error.message}): nest it less deeply`);
+      throw error;
+    }
     if (!parsed.success) throw new TaskValidationError(name, field, formatZodIssues(parsed.error?.issues ?? []));
     const input = toJsonValue(args as Record<string, unknown>, field, (reason) => new TaskValidationError(name, field, `${reason}; task arguments are stored and sent as JSON`));
     return { input, output: parsed.data };

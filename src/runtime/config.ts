@@ -40,7 +40,8 @@ export interface LambdaTasksOptions {
   readonly onDispatchError?: 'log' | 'throw';
   /**
    * The SQS client used for sending.
-   * @default - a client from the AWS SDK's default chain (`AWS_ENDPOINT_URL_SQS` is honoured)
+   * @default - a client from the AWS SDK's default chain (`AWS_ENDPOINT_URL_SQS` is honoured), with a 2 s connection
+   * and a 5 s request timeout and 3 attempts; give yours the same kind of timeouts (`requestHandler: { connectionTimeout, requestTimeout }`)
    */
   readonly sqsClient?: SQSClient;
 }
@@ -191,9 +192,16 @@ export function configuredQueuesOrNone(): Readonly<Record<string, QueueSettings>
   }
 }
 
+/**
+ * The connection and request timeouts of the SQS client the library creates (milliseconds), so no send can
+ * hang a commit or a worker: an endpoint that accepts connections and never answers fails after 5 s per
+ * attempt (3 attempts). A client passed as `sqsClient` should set its own (`requestHandler: { … }`).
+ */
+export const SQS_REQUEST_TIMEOUTS = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
+
 /** The SQS client: the configured one, else one built once from the SDK's default chain. */
 export function getSqsClient(): SQSClient {
   if (options.sqsClient) return options.sqsClient;
-  defaultSqsClient ??= new SQSClient({});
+  defaultSqsClient ??= new SQSClient({ requestHandler: SQS_REQUEST_TIMEOUTS, maxAttempts: 3 });
   return defaultSqsClient;
 }

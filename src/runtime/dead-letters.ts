@@ -28,7 +28,7 @@ export interface ReconcileOptions {
 export interface ReconcileResult {
   readonly resent: number;
   readonly deleted: number;
-  readonly kept: { readonly malformed: number; readonly unknownTask: number; readonly noRow: number; readonly running: number };
+  readonly kept: { readonly malformed: number; readonly unknownTask: number; readonly noRow: number; readonly taskMismatch: number; readonly running: number };
 }
 
 /**
@@ -40,13 +40,14 @@ export interface ReconcileResult {
 export async function reconcileDeadLetters(options: ReconcileOptions): Promise<ReconcileResult> {
   const { queues } = getLambdaTasksConfig();
   const names = options.queues ?? Object.keys(queues).filter((name) => queues[name].dlqUrl);
-  const result = { resent: 0, deleted: 0, kept: { malformed: 0, unknownTask: 0, noRow: 0, running: 0 } };
+  const result = { resent: 0, deleted: 0, kept: { malformed: 0, unknownTask: 0, noRow: 0, taskMismatch: 0, running: 0 } };
   for (const name of names) {
     const dlqUrl = queues[name]?.dlqUrl;
     if (!dlqUrl) continue;
     const messages = await receiveMessages(dlqUrl, { max: options.maxMessages ?? 100, visibilityTimeout: 300 });
     const decoded = messages.map((message) => ({ message, decoded: decodeMessageBody(message.Body ?? '') }));
-    const ids = decoded.flatMap(({ message, decoded: d }) => (d.ok ? [d.body.task_id ?? message.MessageId!] : []));
+    const idOf = (message: Message, body: { task_id?: string }) => (body.task_id ?? message.MessageId!).toLowerCase();
+    const ids = decoded.flatMap(({ message, decoded: d }) => (d.ok ? [idOf(message, d.body)] : []));
     const rows = await findRows(options.em, ids);
     const settled: Message[] = [];
     for (const { message, decoded: d } of decoded) {
@@ -58,9 +59,11 @@ export async function reconcileDeadLetters(options: ReconcileOptions): Promise<R
         result.kept.unknownTask++;
         continue;
       }
-      const row = rows.get(d.body.task_id ?? message.MessageId!);
+      const row = rows.get(idOf(message, d.body));
       if (!row) {
         result.kept.noRow++;
+      } else if (row.task_name !== d.body.task_name) {
+        result.kept.taskMismatch++; // the message names another task than its row: never re-sent
       } else if (row.status === TaskStatus.QUEUED) {
         const url = queues[row.queue]?.url;
         if (!url) {

@@ -2,7 +2,8 @@
  * The deadline rules of a worker, in one place: which timeouts a run enforces, and whether a message can
  * start in the time its Lambda invocation has left, must be re-sent, or can never run.
  */
-import { DEADLINE_MARGIN_SECONDS, MAX_DEADLINE_RESENDS, RESENDS_ATTRIBUTE } from './contract';
+import { getQueueSettings } from './config';
+import { DEADLINE_MARGIN_SECONDS, MAX_DEADLINE_RESENDS, MAX_TIMEOUT_SECONDS, RESENDS_ATTRIBUTE } from './contract';
 import { toError } from './errors';
 import type { TaskRow } from './records/row';
 import type { RegisteredTask } from './registry';
@@ -26,26 +27,29 @@ export function resendsOf(record: SqsRecordLike): number {
   return Number.isInteger(value) && value > 0 ? value : 0;
 }
 
-/** What to do with a message before its claim. */
+/** What to do with a claimed message before its run. */
 export type DeadlineDecision =
   | { readonly action: 'run' }
   | { readonly action: 'resend'; readonly resends: number; readonly neededMs: number }
   | { readonly action: 'fail'; readonly note: string };
 
 /**
- * Decides whether a task can start now: it runs when its hard timeout plus the margin fits in the time
- * left (and the batch was not stopped by a hard timeout); otherwise its message is re-sent with the count
- * + 1, unless it was re-sent too often or can never fit on this worker — then it is recorded FAILED.
+ * Decides whether a claimed task can start now, from the row's stored hard timeout: it runs when that plus
+ * the margin fits in the time left (and the batch was not stopped by a hard timeout); otherwise its message
+ * is re-sent with the count + 1, unless it was re-sent too often or can never fit on this worker (its hard
+ * timeout exceeds the queue's maximum) — then it is recorded FAILED with a note.
  */
-export function decideDeadline(task: RegisteredTask, record: SqsRecordLike, remainingMs: number, stopped: boolean): DeadlineDecision {
-  let hardTimeout: number;
+export function decideDeadline(task: RegisteredTask, row: TaskRow, record: SqsRecordLike, remainingMs: number, stopped: boolean): DeadlineDecision {
+  let queueMax: number;
   try {
-    // Resolved against this worker's queue: a hard timeout above the queue's maximum throws here.
-    hardTimeout = task.resolveTimeouts().hardTimeout;
+    queueMax = getQueueSettings(task.queue).maxHardTimeout ?? MAX_TIMEOUT_SECONDS;
   } catch (error) {
     return { action: 'fail', note: `deadline: it can never run on this worker: ${toError(error).message}` };
   }
-  const neededMs = (hardTimeout + DEADLINE_MARGIN_SECONDS) * 1000;
+  if (row.hard_timeout > queueMax) {
+    return { action: 'fail', note: `deadline: it can never run on this worker: its hard timeout (${row.hard_timeout} s) exceeds the maxHardTimeout of queue "${task.queue}" (${queueMax} s)` };
+  }
+  const neededMs = (row.hard_timeout + DEADLINE_MARGIN_SECONDS) * 1000;
   if (!stopped && neededMs <= remainingMs) return { action: 'run' };
   const resends = resendsOf(record);
   if (resends >= MAX_DEADLINE_RESENDS) {

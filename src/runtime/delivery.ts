@@ -1,9 +1,11 @@
 /**
- * Handles one SQS message: decode it, find its task, claim its row (committed on its own), then run it.
- * Says for each message whether SQS may delete it (`processed`) or it belongs in batchItemFailures.
+ * Handles one SQS message: decode it, find its task, claim its row (committed on its own; the row must be
+ * QUEUED and of the task the message names), check the deadline with the row's stored hard timeout, then
+ * run it. Says for each message whether SQS may delete it (`processed`) or it belongs in batchItemFailures.
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { toError } from './errors';
+import { MAX_TIMEOUT_SECONDS } from './contract';
+import { ConfigurationError, toError } from './errors';
 import { libraryLog } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
 import { TaskStatus } from './record';
@@ -11,11 +13,12 @@ import { claim } from './records/claim';
 import { fail } from './records/fail';
 import { findStatus } from './records/find-status';
 import { insertClaimed } from './records/insert-claimed';
+import { requeue } from './records/requeue';
 import type { TaskRow } from './records/row';
 import { findTask, type RegisteredTask } from './registry';
 import { runClaimedTask, type RunOptions } from './run-task';
 
-/** One SQS message as the executor needs it. */
+/** One SQS message as the worker needs it. */
 export interface Delivery {
   readonly messageId: string;
   readonly body: string;
@@ -24,36 +27,41 @@ export interface Delivery {
 /**
  * What became of a delivery: `processed` (SQS may delete it: the task ran, failed, or the message
  * was a duplicate), or `unprocessed` (it could be neither run nor handed on: a malformed body, an
- * unknown task, or an infrastructure failure before the claim committed; it belongs in batchItemFailures).
+ * unknown task, a message that names another task than its row, or an infrastructure failure; it
+ * belongs in batchItemFailures).
  */
 export type DeliveryResult =
   | { readonly kind: 'processed'; readonly taskId: string | null; readonly status: TaskStatus | 'skipped' | 'resent'; readonly hardTimedOut?: boolean }
   | { readonly kind: 'unprocessed'; readonly reason: string };
 
+/** What to do with a claimed row before running it. */
+export type BeforeRun =
+  | { readonly action: 'run' }
+  /** Put the row back to QUEUED and send the message again (`send` throws when it cannot). */
+  | { readonly action: 'resend'; readonly send: () => Promise<void> }
+  | { readonly action: 'fail'; readonly note: string };
+
 /** How the worker adapts the handling of one message. */
 export interface DeliveryHooks {
   /** How to run the task. */
   readonly runOptions?: RunOptions;
-  /** Called after decoding, before the claim: a result here (re-sent, failed for lack of time) ends the delivery. */
-  readonly beforeClaim?: (task: RegisteredTask, body: MessageBody) => Promise<DeliveryResult | undefined>;
+  /** Called after the claim, with the row (its stored hard timeout): run it, re-send it, or fail it without running. */
+  readonly beforeRun?: (task: RegisteredTask, row: TaskRow) => BeforeRun;
 }
 
-/**
- * Claims the message's row and records it FAILED with a note, without running it
- * (a task that can never fit in the time a worker has). Returns the delivery result.
- */
-export async function failWithoutRunning(
-  em: EntityManager,
-  delivery: Delivery,
-  body: MessageBody,
-  task: RegisteredTask,
-  note: string,
-): Promise<DeliveryResult> {
-  const row = await claimRow(em, delivery, body, task);
-  if ('kind' in row) return row;
-  await fail(em, row.id, row.attempt, { traceback: `${note}\n(task ${task.name} was not run)`, note });
-  libraryLog.error(`task FAILED without running: ${note}`, { taskId: row.id, taskName: task.name });
-  return { kind: 'processed', taskId: row.id, status: TaskStatus.FAILED };
+function describeFailure(error: unknown): string {
+  const message = toError(error).message;
+  return error instanceof ConfigurationError ? `worker configuration error: ${message}` : `${message} (database unreachable?)`;
+}
+
+/** The hard timeout to store for a message without task_id: the task's, or — when it cannot run here — one the row can hold. */
+function hardTimeoutForForeignMessage(task: RegisteredTask): number {
+  try {
+    return task.resolveTimeouts().hardTimeout;
+  } catch {
+    // The deadline check records it FAILED with the reason; the row still needs a valid hard timeout.
+    return Math.min(task.given.hardTimeout ?? MAX_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
+  }
 }
 
 /** Claims the row of a message (inserting one for a message without task_id), or says why not. */
@@ -61,27 +69,55 @@ async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody
   const { task_id: taskId, task_name: taskName, kwargs } = body;
   try {
     if (taskId) {
-      const row = await claim(em, taskId, delivery.messageId);
+      const row = await claim(em, taskId, taskName, delivery.messageId);
       if (row) return row;
-      const status = await findStatus(em, taskId);
-      if (status === null) libraryLog.warn('message for a task record that does not exist (rolled back or cleaned up); skipped', { taskId, taskName, messageId: delivery.messageId });
-      else libraryLog.warn(`duplicate delivery: the task is already ${status}; skipped`, { taskId, taskName, messageId: delivery.messageId });
+      const found = await findStatus(em, taskId);
+      if (found === null) {
+        libraryLog.warn('message for a task record that does not exist (rolled back or cleaned up); skipped', { taskId, taskName, messageId: delivery.messageId });
+      } else if (found.taskName !== taskName) {
+        // The row is the truth: a message naming another task is refused, never run; the row is left alone.
+        libraryLog.error('message names another task than its task record; refused (not run), it goes to the DLQ', {
+          taskId, messageTaskName: taskName, rowTaskName: found.taskName, messageId: delivery.messageId,
+        });
+        return { kind: 'unprocessed', reason: `task name mismatch: the message says ${taskName}, the row ${found.taskName}` };
+      } else {
+        libraryLog.warn(`duplicate delivery: the task is already ${found.status}; skipped`, { taskId, taskName, messageId: delivery.messageId });
+      }
       return { kind: 'processed', taskId, status: 'skipped' };
     }
-    const { hardTimeout } = task.resolveTimeouts();
+    const hardTimeout = hardTimeoutForForeignMessage(task);
     const row = await insertClaimed(em, { id: delivery.messageId, taskName, kwargs, queue: task.queue, hardTimeout }, delivery.messageId);
     if (row) return row;
     libraryLog.warn('duplicate delivery of a message without task_id; skipped', { taskId: delivery.messageId, taskName });
     return { kind: 'processed', taskId: delivery.messageId, status: 'skipped' };
   } catch (error) {
-    libraryLog.error('could not claim the task (database unreachable?); the message goes back to SQS', { taskId, taskName, messageId: delivery.messageId, error: toError(error).message });
+    libraryLog.error('could not claim the task; the message goes back to SQS', { taskId, taskName, messageId: delivery.messageId, error: describeFailure(error) });
     return { kind: 'unprocessed', reason: `claim failed: ${toError(error).message}` };
   }
 }
 
+/** Records a claimed row FAILED with a note, without running it (a task that can never fit in the time a worker has). */
+async function failWithoutRunning(em: EntityManager, row: TaskRow, task: RegisteredTask, note: string): Promise<DeliveryResult> {
+  await fail(em, row.id, row.attempt, { traceback: `${note}\n(task ${task.name} was not run)`, note });
+  libraryLog.error(`task FAILED without running: ${note}`, { taskId: row.id, taskName: task.name });
+  return { kind: 'processed', taskId: row.id, status: TaskStatus.FAILED };
+}
+
+/** Puts a claimed row back to QUEUED and sends its message again; a failed send leaves the message to SQS (and the DLQ's reconciliation). */
+async function resend(em: EntityManager, row: TaskRow, task: RegisteredTask, send: () => Promise<void>): Promise<DeliveryResult> {
+  try {
+    await requeue(em, row.id, row.attempt, { runAfter: new Date(), note: null, messageInFlight: true });
+    await send();
+  } catch (error) {
+    libraryLog.error('could not re-send a message for lack of time; it goes back to SQS', { taskId: row.id, taskName: task.name, error: toError(error).message });
+    return { kind: 'unprocessed', reason: 're-send failed' };
+  }
+  return { kind: 'processed', taskId: row.id, status: 'resent' };
+}
+
 /**
- * Handles one SQS message: decode, find the task, claim its row (committed on its own; a
- * body without task_id gets a row keyed by the message id), then run it.
+ * Handles one SQS message: decode, find the task, claim its row (a body without task_id gets a row keyed
+ * by the message id), apply the worker's check before the run, then run it.
  */
 export async function executeDelivery(em: EntityManager, delivery: Delivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
   const decoded = decodeMessageBody(delivery.body);
@@ -96,12 +132,13 @@ export async function executeDelivery(em: EntityManager, delivery: Delivery, hoo
     });
     return { kind: 'unprocessed', reason: `unknown task ${decoded.body.task_name}` };
   }
-  const early = await hooks.beforeClaim?.(task, decoded.body);
-  if (early) return early;
   const row = await claimRow(em, delivery, decoded.body, task);
   if ('kind' in row) return row;
 
   try {
+    const before = hooks.beforeRun?.(task, row) ?? { action: 'run' };
+    if (before.action === 'fail') return await failWithoutRunning(em, row, task, before.note);
+    if (before.action === 'resend') return await resend(em, row, task, before.send);
     const outcome = await runClaimedTask(em, row, task, hooks.runOptions);
     const status = outcome.status === 'superseded' ? 'skipped' : outcome.status;
     return { kind: 'processed', taskId: row.id, status, hardTimedOut: outcome.hardTimedOut };

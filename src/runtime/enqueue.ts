@@ -6,7 +6,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { checkDelay } from './arguments';
 import { MAX_MESSAGE_BYTES } from './contract';
 import { assertLambdaTasksConfigured, resolveEntityManager } from './entity-manager';
-import { TaskValidationError } from './errors';
+import { IdempotencyKeyConflictError, TaskValidationError } from './errors';
 import { encodeMessageBody, messageBytes, type SerializedInvocation } from './message';
 import { findDispatchSubscriber, rememberEncodedBody } from './outbox';
 import { TaskRecord, TaskStatus } from './record';
@@ -57,7 +57,8 @@ export async function executeOnCommitOnce(task: RegisteredTask, args: unknown, o
   const { row, body } = prepareInvocation(task, args, options.delay, options.key);
   const em: EntityManager = resolveEntityManager(options.em, caller);
   assertLambdaTasksConfigured(em, caller);
-  const { id, created } = await insertQueuedOnce(em, row);
+  const { id, created, taskName } = await insertQueuedOnce(em, row);
+  if (taskName !== task.name) throw new IdempotencyKeyConflictError(options.key, taskName, task.name);
   if (created) await findDispatchSubscriber(em).registerInserted(em, [{ ...row, body }]);
   return id;
 }

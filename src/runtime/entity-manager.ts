@@ -4,12 +4,17 @@ import { hasEntity } from './orm';
 import { hasDispatchSubscriber } from './outbox';
 import { TaskRecord } from './record';
 
+/** The given EntityManager, else the current `em.transactional()` one, else the RequestContext's, else undefined. */
+export function findEntityManager(em: EntityManager | undefined): EntityManager | undefined {
+  return em ?? TransactionContext.getEntityManager() ?? RequestContext.getEntityManager();
+}
+
 /**
  * The EntityManager to use: the given one, else the one of the current
  * `em.transactional()` callback, else the request's (`RequestContext`); none → a clear error.
  */
 export function resolveEntityManager(em: EntityManager | undefined, caller: string): EntityManager {
-  const found = em ?? TransactionContext.getEntityManager() ?? RequestContext.getEntityManager();
+  const found = findEntityManager(em);
   if (!found) {
     throw new LambdaTasksError(
       `${caller}: no EntityManager: pass { em }, or call it inside em.transactional(...) or a RequestContext`,

@@ -64,6 +64,26 @@ export class TaskValidationError extends LambdaTasksError {
 }
 
 /**
+ * Thrown by `executeOnCommitOnce` when its idempotency key already belongs to a task of another name:
+ * keys are one namespace over all task records, and a key must not silently drop a different task.
+ */
+export class IdempotencyKeyConflictError extends LambdaTasksError {
+  public override name = 'IdempotencyKeyConflictError';
+  /** The key. */
+  public readonly key: string;
+  /** The task that holds the key. */
+  public readonly existingTask: string;
+  /** The task that asked for it. */
+  public readonly task: string;
+  public constructor(key: string, existingTask: string, task: string) {
+    super(`Idempotency key "${key}" belongs to task "${existingTask}", not to "${task}": use keys that name the task (e.g. "${task}:…")`);
+    this.key = key;
+    this.existingTask = existingTask;
+    this.task = task;
+  }
+}
+
+/**
  * Thrown from the caller's flush or commit when `onDispatchError: 'throw'` is set and
  * sending to SQS failed. The transaction has committed (`committed` is always true): the
  * rows stay QUEUED with `dispatched_at` null, and `relayQueuedTasks()` re-sends them.
@@ -126,17 +146,44 @@ export class SecretResolutionError extends LambdaTasksError {
 
 /** The stack of an error (or its name and message when it has none), as stored in `traceback`. */
 export function traceOf(error: Error): string {
-  return error.stack ?? `${error.name}: ${error.message}`;
+  try {
+    return String(error.stack ?? `${error.name}: ${error.message}`);
+  } catch {
+    return 'Error (its stack could not be read)';
+  }
 }
 
-/** Turns anything thrown into an Error (a thrown string or object keeps its text). */
+/** Carries a task's error out of eager mode when `eagerPropagate` is set (internal: the outbox rethrows the task's error). */
+export class EagerTaskError extends Error {
+  public override name = 'EagerTaskError';
+  public constructor(public readonly taskError: Error) {
+    super(taskError.message);
+  }
+}
+
+/** The longest text of a thrown non-Error value kept in its Error's message (logs and tracebacks). */
+const MAX_THROWN_TEXT = 500;
+
+function describeThrown(thrown: unknown): string {
+  for (const describe of [
+    () => (typeof thrown === 'string' ? thrown : JSON.stringify(thrown)),
+    () => String(thrown),
+    () => Object.prototype.toString.call(thrown),
+  ]) {
+    try {
+      const text = describe();
+      if (typeof text === 'string') return text;
+    } catch {
+      // Try the next way: a value may refuse to be stringified (cycles, BigInt, a throwing toString).
+    }
+  }
+  return typeof thrown;
+}
+
+/** Turns anything thrown into an Error; a thrown non-Error keeps at most 500 characters of its text. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
-  let text: string;
-  try {
-    text = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
-  } catch {
-    text = String(thrown);
-  }
-  return new Error(`Non-Error thrown: ${text}`);
+  const text = describeThrown(thrown);
+  const shown = text.length > MAX_THROWN_TEXT ? `${text.slice(0, MAX_THROWN_TEXT)}… (${text.length} characters)` : text;
+  return new Error(`Non-Error thrown: ${shown}`);
 }

@@ -3,12 +3,12 @@ import { registerBuiltInTasks } from './cleanup';
 import { mapWithConcurrency } from './concurrency';
 import { isMaintenanceEvent } from './contract';
 import { decideDeadline } from './deadline';
-import { executeDelivery, failWithoutRunning, type DeliveryResult } from './delivery';
+import { executeDelivery, type BeforeRun } from './delivery';
 import { LambdaTasksError, toError } from './errors';
 import { libraryLog } from './logger';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from './maintenance';
-import type { MessageBody } from './message';
 import { initOrm } from './orm';
+import type { TaskRow } from './records/row';
 import { registeredTaskOf, type RegisteredTask } from './registry';
 import { resolveSecretsIntoEnv } from './secrets';
 import { queueUrlOfArn, releaseMessages, resendMessage } from './sqs';
@@ -126,7 +126,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
       try {
         const result = await executeDelivery(em.fork(), record, {
           runOptions: { enforceTimeouts: true },
-          beforeClaim: (task, body) => checkDeadline(em, record, task, body, context.getRemainingTimeInMillis(), stopped),
+          beforeRun: (task, row) => beforeRun(record, context.getRemainingTimeInMillis(), stopped)(task, row),
         });
         if (result.kind === 'unprocessed') failed.push(record);
         else if (result.hardTimedOut) stopped = true;
@@ -148,29 +148,21 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
 }
 
 /**
- * Before a claim, applies the deadline rule (`decideDeadline`): run, re-send the message unchanged with
- * its re-send count + 1 and report it processed, or record the task FAILED without running it. A failed
- * re-send goes to batchItemFailures.
+ * The worker's check between claim and run: the deadline rule (`decideDeadline`, on the row's stored hard
+ * timeout) turned into run, fail, or re-send the message unchanged with its re-send count + 1.
  */
-async function checkDeadline(
-  em: EntityManager,
-  record: SqsRecordLike,
-  task: RegisteredTask,
-  body: MessageBody,
-  remainingMs: number,
-  stopped: boolean,
-): Promise<DeliveryResult | undefined> {
-  const decision = decideDeadline(task, record, remainingMs, stopped);
-  if (decision.action === 'run') return undefined;
-  if (decision.action === 'fail') return failWithoutRunning(em.fork(), record, body, task, decision.note);
-  try {
-    await resendMessage(queueUrlOfArn(record.eventSourceARN), record.body, record.messageAttributes, decision.resends);
-  } catch (error) {
-    libraryLog.error('could not re-send a message for lack of time; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
-    return { kind: 'unprocessed', reason: 're-send failed' };
-  }
-  libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
-    taskId: body.task_id, taskName: task.name, resends: decision.resends, remainingMs, neededMs: decision.neededMs,
-  });
-  return { kind: 'processed', taskId: body.task_id ?? null, status: 'resent' };
+function beforeRun(record: SqsRecordLike, remainingMs: number, stopped: boolean) {
+  return (task: RegisteredTask, row: TaskRow): BeforeRun => {
+    const decision = decideDeadline(task, row, record, remainingMs, stopped);
+    if (decision.action !== 'resend') return decision;
+    return {
+      action: 'resend',
+      send: async () => {
+        await resendMessage(queueUrlOfArn(record.eventSourceARN), record.body, record.messageAttributes, decision.resends);
+        libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
+          taskId: row.id, taskName: task.name, resends: decision.resends, remainingMs, neededMs: decision.neededMs,
+        });
+      },
+    };
+  };
 }

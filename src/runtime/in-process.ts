@@ -4,7 +4,7 @@
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { getLambdaTasksConfig } from './config';
-import { TaskNotRegisteredError } from './errors';
+import { EagerTaskError, TaskNotRegisteredError } from './errors';
 import { TaskStatus } from './record';
 import { claim } from './records/claim';
 import { selectQueuedIdsInOrder } from './records/select-queued-ids-in-order';
@@ -18,9 +18,9 @@ import { runClaimedTask, type TaskOutcome } from './run-task';
 export async function runQueuedTaskNow(em: EntityManager, id: string, taskName: string): Promise<TaskOutcome | null> {
   const task = findTask(taskName);
   if (!task) throw new TaskNotRegisteredError(taskName);
-  const row = await claim(em, id, null);
+  const row = await claim(em, id, taskName, null);
   if (!row) return null;
-  return runClaimedTask(em, row, task);
+  return runClaimedTask(em, row, task, { inProcess: true });
 }
 
 /**
@@ -31,7 +31,7 @@ export async function runInProcess(em: EntityManager, tasks: readonly { id: stri
   const { eagerPropagate } = getLambdaTasksConfig();
   for (const { id, taskName } of tasks) {
     const outcome = await runQueuedTaskNow(em, id, taskName);
-    if (eagerPropagate && outcome?.status === TaskStatus.FAILED && outcome.error) throw outcome.error;
+    if (eagerPropagate && outcome?.status === TaskStatus.FAILED && outcome.error) throw new EagerTaskError(outcome.error);
   }
 }
 
@@ -44,19 +44,23 @@ export interface DrainOptions {
   readonly taskNames?: readonly string[];
 }
 
-/** Runs every QUEUED task now, oldest first, including tasks those tasks enqueue; returns the outcomes. */
+/**
+ * Runs every QUEUED task now, oldest first, including tasks those tasks enqueue; returns the outcomes.
+ * A singleton whose lock is held elsewhere goes back to QUEUED and is not tried again in this call, so a
+ * drain ends even while another connection holds the lock.
+ */
 export async function drainQueuedTasks(em: EntityManager, options: DrainOptions = {}): Promise<TaskOutcome[]> {
   const outcomes: TaskOutcome[] = [];
+  const busy = new Set<string>();
   for (;;) {
-    const queued = await selectQueuedIdsInOrder(em, options.taskNames);
-    if (queued.length === 0) return outcomes;
+    const queued = (await selectQueuedIdsInOrder(em, options.taskNames)).filter((row) => !busy.has(row.id));
     let ran = 0;
     for (const { id, task_name: taskName } of queued) {
       const outcome = await runQueuedTaskNow(em, id, taskName);
-      if (outcome) {
-        outcomes.push(outcome);
-        ran++;
-      }
+      if (!outcome) continue;
+      outcomes.push(outcome);
+      if (outcome.status === TaskStatus.QUEUED) busy.add(id);
+      else ran++;
     }
     if (ran === 0) return outcomes;
   }

@@ -54,6 +54,7 @@ export type { CleanupOptions, CleanupResult } from './cleanup';
 export {
   ConfigurationError,
   HardTimeLimitExceeded,
+  IdempotencyKeyConflictError,
   LambdaTasksError,
   NonRetriableError,
   SecretResolutionError,

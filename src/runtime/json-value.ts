@@ -1,7 +1,18 @@
-/** The reason a value cannot be stored as JSON, with its path, or null when it round-trips. */
-function jsonFault(value: unknown, path: string, seen: Set<object>): string | null {
+import { unstorableFault } from './text';
+
+/** The deepest nesting of arrays and objects a stored value may have. */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * The reason a value cannot be stored as JSON in PostgreSQL, with its path, or null when it round-trips:
+ * not JSON, a string or key PostgreSQL refuses (U+0000, lone surrogates), or nested too deeply.
+ */
+function jsonFault(value: unknown, path: string, seen: Set<object>, depth: number): string | null {
   switch (typeof value) {
-    case 'string':
+    case 'string': {
+      const fault = unstorableFault(value);
+      return fault ? `${path} ${fault}` : null;
+    }
     case 'boolean':
       return null;
     case 'number':
@@ -16,6 +27,7 @@ function jsonFault(value: unknown, path: string, seen: Set<object>): string | nu
     case 'object': {
       if (value === null) return null;
       if (seen.has(value)) return `${path} is a circular reference`;
+      if (depth >= MAX_JSON_DEPTH) return `${path} is nested more than ${MAX_JSON_DEPTH} levels deep`;
       if (value instanceof Date) {
         return `${path} is a Date, which JSON turns into a string (give an ISO string, e.g. z.iso.datetime(), or z.coerce.date() with a string input)`;
       }
@@ -23,7 +35,7 @@ function jsonFault(value: unknown, path: string, seen: Set<object>): string | nu
       try {
         if (Array.isArray(value)) {
           for (let i = 0; i < value.length; i++) {
-            const fault = jsonFault(value[i], `${path}[${i}]`, seen);
+            const fault = jsonFault(value[i], `${path}[${i}]`, seen, depth + 1);
             if (fault) return fault;
           }
           return null;
@@ -34,7 +46,9 @@ function jsonFault(value: unknown, path: string, seen: Set<object>): string | nu
         }
         for (const [key, item] of Object.entries(value)) {
           if (item === undefined) continue;
-          const fault = jsonFault(item, `${path}.${key}`, seen);
+          const keyFault = unstorableFault(key);
+          if (keyFault) return `a key of ${path} ${keyFault}`;
+          const fault = jsonFault(item, `${path}.${key}`, seen, depth + 1);
           if (fault) return fault;
         }
         return null;
@@ -52,7 +66,7 @@ function jsonFault(value: unknown, path: string, seen: Set<object>): string | nu
  * throws `makeError(reason)` when the value would not survive a JSON round trip.
  */
 export function toJsonValue<T>(value: T, root: string, makeError: (reason: string) => Error): T {
-  const fault = jsonFault(value, root, new Set());
+  const fault = jsonFault(value, root, new Set(), 0);
   if (fault) throw makeError(fault);
   return JSON.parse(JSON.stringify(value)) as T;
 }

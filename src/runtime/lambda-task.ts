@@ -1,10 +1,12 @@
+import type { EntityManager } from '@mikro-orm/core';
 import type * as zc from 'zod/v4/core';
 import { makeValidator } from './arguments';
 import { getLambdaTasksConfig, getQueueSettings } from './config';
 import { MAX_TIMEOUT_SECONDS } from './contract';
 import { checkDefinition, fingerprintOf } from './definition';
 import { executeOnCommit, executeOnCommitOnce, serializeInvocation } from './enqueue';
-import { resolveEntityManager } from './entity-manager';
+import { findEntityManager } from './entity-manager';
+import { LambdaTasksError } from './errors';
 import { taskLogger } from './logger';
 import { registerTask, type RegisteredTask } from './registry';
 import type { DirectCallOptions, ExecuteOnCommitOnceOptions, ExecuteOnCommitOptions, LambdaTask, LambdaTaskOptions, ResolvedTaskOptions, TaskArgsSchema, TaskFunction } from './task-types';
@@ -38,8 +40,20 @@ export function lambdaTask<S extends TaskArgsSchema, R>(options: LambdaTaskOptio
 
   const direct = async (args: zc.input<S>, callOptions?: DirectCallOptions): Promise<Awaited<R>> => {
     const { output } = validate(args);
-    const em = resolveEntityManager(callOptions?.em, `${name}()`);
-    const ctx: TaskContext = { em, taskId: null, rootId: null, taskName: name, attempt: 1, signal: new AbortController().signal, logger: taskLogger };
+    // Runs without an EntityManager too (task logic is unit-testable without a database); reading ctx.em then says how to give one.
+    const em = findEntityManager(callOptions?.em);
+    const ctx: TaskContext = {
+      get em(): EntityManager {
+        if (!em) throw new LambdaTasksError(`${name}(): ctx.em: this direct call has no EntityManager: pass { em }, or call it inside em.transactional(...) or a RequestContext`);
+        return em;
+      },
+      taskId: null,
+      rootId: null,
+      taskName: name,
+      attempt: 1,
+      signal: new AbortController().signal,
+      logger: taskLogger,
+    };
     return (await fn(output as zc.output<S>, ctx)) as Awaited<R>;
   };
   const callable = Object.assign(direct, {

@@ -17,6 +17,18 @@ export interface TaskLogScope {
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
+const LEVEL_RANK: Record<string, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5, silent: 6, off: 6 };
+
+/**
+ * The lowest level written: `LAMBDA_TASKS_LOG_LEVEL` (debug, info, warn, error, silent), else Lambda's
+ * `AWS_LAMBDA_LOG_LEVEL` (the function's application log level), else info. Read at each line, so tests
+ * and benchmarks can turn the library's lines off and back on.
+ */
+function minimumRank(): number {
+  const configured = (process.env.LAMBDA_TASKS_LOG_LEVEL ?? process.env.AWS_LAMBDA_LOG_LEVEL ?? 'info').trim().toLowerCase();
+  return LEVEL_RANK[configured] ?? LEVEL_RANK.info;
+}
+
 const scopeStorage = new AsyncLocalStorage<TaskLogScope>();
 
 /** Runs `fn` with log lines attributed to the given task (prefix `[<task id>]`). */
@@ -29,6 +41,7 @@ function jsonLogFormat(): boolean {
 }
 
 function emit(level: Level, source: string, message: string, args: unknown[], fields: Record<string, unknown>): void {
+  if (LEVEL_RANK[level] < minimumRank()) return;
   const scope = scopeStorage.getStore();
   const text = format(message, ...args);
   if (jsonLogFormat()) {

@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { MAX_TIMEOUT_SECONDS } from './contract';
+import { asciiJson } from './text';
 import { formatZodIssues } from './zod-issues';
 
 const taskNameSchema = z.string().min(1).max(255);
@@ -13,7 +14,7 @@ const kwargsSchema = z.record(z.string(), z.unknown());
  * `task_id` is the record's id; a body without it (the seed's format, from another producer) is accepted.
  */
 export const messageBodySchema = z.object({
-  task_id: z.uuid().optional(),
+  task_id: z.uuid().transform((id) => id.toLowerCase()).optional(),
   task_name: taskNameSchema,
   kwargs: kwargsSchema,
 });
@@ -21,9 +22,9 @@ export const messageBodySchema = z.object({
 /** A decoded SQS message body. */
 export type MessageBody = z.infer<typeof messageBodySchema>;
 
-/** The JSON body of a task message. */
+/** The JSON body of a task message, in pure ASCII (see the character policy in text.ts): any storable value can be sent. */
 export function encodeMessageBody(body: { task_id: string; task_name: string; kwargs: Record<string, unknown> }): string {
-  return JSON.stringify({ task_id: body.task_id, task_name: body.task_name, kwargs: body.kwargs });
+  return asciiJson({ task_id: body.task_id, task_name: body.task_name, kwargs: body.kwargs });
 }
 
 /** Decodes an SQS body; the error text says what is wrong (not JSON, or which field). */
@@ -50,8 +51,8 @@ export function messageBytes(text: string): number {
  * A serialized invocation, as `task.serialize()` returns it (the seed's format):
  * `{ "message": { "task_name", "kwargs" }, "delay": 0, "queue": "default" }`.
  */
-export const serializedInvocationSchema = z.object({
-  message: z.object({ task_name: taskNameSchema, kwargs: kwargsSchema }),
+export const serializedInvocationSchema = z.strictObject({
+  message: z.strictObject({ task_name: taskNameSchema, kwargs: kwargsSchema }),
   delay: z.number().int().min(0).max(MAX_TIMEOUT_SECONDS),
   queue: z.string().min(1),
 });

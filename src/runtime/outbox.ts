@@ -4,13 +4,32 @@
  */
 import { ChangeSetType, type EntityManager, type EventSubscriber, type FlushEventArgs, type TransactionEventArgs } from '@mikro-orm/core';
 import { getLambdaTasksConfig } from './config';
-import { LambdaTasksError, TaskDispatchError } from './errors';
+import { EagerTaskError, LambdaTasksError, TaskDispatchError, toError } from './errors';
 import { libraryLog } from './logger';
 import { rootTransaction } from './orm';
 import { TaskRecord, TaskStatus } from './record';
 import { markDispatched } from './records/mark-dispatched';
 import { selectQueuedIds } from './records/select-queued-ids';
 import { sendTaskMessages, type OutgoingTask } from './sqs';
+
+/**
+ * How long, after a commit, the outbox may keep the caller's flush or commit promise pending: each database
+ * step (reading which rows committed, setting `dispatched_at`) at most `databaseMs`, all sends together at
+ * most `sendMs` (the SQS client the library creates also has connection and request timeouts). What does not
+ * finish in time is left to the relay. Eager mode runs the tasks themselves, which takes as long as they do.
+ */
+export const POST_COMMIT_LIMITS = { databaseMs: 5_000, sendMs: 30_000 } as const;
+
+/** Rejects when `promise` takes longer than `ms` (the promise itself goes on; its late result is ignored). */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  promise.catch(() => undefined);
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Runs committed invocations in this process instead of sending them (eager mode). */
 export type InProcessRunner = (em: EntityManager, tasks: readonly OutgoingTask[]) => Promise<void>;
@@ -69,9 +88,7 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     const pending = trx ? this.pending.get(trx) : undefined;
     if (!trx || !pending || pending.size === 0) return;
     this.pending.delete(trx);
-    const tasks = [...pending.values()];
-    const committed = await selectQueuedIds(args.em, tasks.map((t) => t.id));
-    await this.dispatchCommitted(args.em, tasks.filter((t) => committed.has(t.id)));
+    await this.dispatchCommitted(args.em, [...pending.values()], { onlyCommittedRows: true });
   }
 
   public async afterTransactionRollback(args: TransactionEventArgs): Promise<void> {
@@ -79,23 +96,42 @@ export class TaskDispatchSubscriber implements EventSubscriber {
   }
 
   /**
-   * Sends committed tasks (or runs them, in eager mode), sets `dispatched_at` on the sent rows, and reports
-   * failures: logged with the ids, rethrown as `TaskDispatchError` when `onDispatchError` is 'throw'.
-   * Rows that failed stay undispatched for the relay.
+   * After a commit: sends the committed tasks (or runs them, in eager mode), sets `dispatched_at` on the
+   * sent rows, and leaves everything else to the relay. Nothing here rejects the caller's promise except
+   * `onDispatchError: 'throw'` (a `TaskDispatchError`, `committed: true`) and, in eager mode,
+   * `eagerPropagate`; nothing keeps it pending longer than the bounds in {@link POST_COMMIT_LIMITS}.
    */
-  private async dispatchCommitted(em: EntityManager, tasks: readonly OutgoingTask[]): Promise<void> {
+  private async dispatchCommitted(em: EntityManager, tasks: readonly OutgoingTask[], options: { onlyCommittedRows?: boolean } = {}): Promise<void> {
     if (tasks.length === 0) return;
-    const config = getLambdaTasksConfig();
-    if (config.eager) {
-      await this.runInProcess(em, tasks);
-      return;
-    }
-    const outcome = await sendTaskMessages(tasks);
+    let onDispatchError: 'log' | 'throw' = 'log';
     try {
-      await markDispatched(em, outcome.sent);
+      const config = getLambdaTasksConfig();
+      onDispatchError = config.onDispatchError;
+      // Rows inserted in a savepoint that was rolled back never committed: send only the rows that exist.
+      const committed = options.onlyCommittedRows ? await this.committedOnly(em, tasks) : tasks;
+      if (config.eager) await this.runInProcess(em, committed);
+      else await this.send(em, committed, onDispatchError);
+    } catch (error) {
+      if (error instanceof TaskDispatchError) throw error;
+      if (error instanceof EagerTaskError) throw error.taskError; // eagerPropagate: the task's own error
+      const taskIds = tasks.map((t) => t.id);
+      libraryLog.error('could not dispatch committed tasks; the rows stay QUEUED for relayQueuedTasks()', { taskIds, error: toError(error).message });
+      if (onDispatchError === 'throw') throw new TaskDispatchError(taskIds, error);
+    }
+  }
+
+  private async committedOnly(em: EntityManager, tasks: readonly OutgoingTask[]): Promise<readonly OutgoingTask[]> {
+    const ids = await withTimeout(selectQueuedIds(em, tasks.map((t) => t.id)), POST_COMMIT_LIMITS.databaseMs, 'reading the committed task rows');
+    return tasks.filter((t) => ids.has(t.id));
+  }
+
+  private async send(em: EntityManager, tasks: readonly OutgoingTask[], onDispatchError: 'log' | 'throw'): Promise<void> {
+    const outcome = await sendTaskMessages(tasks, { signal: AbortSignal.timeout(POST_COMMIT_LIMITS.sendMs) });
+    try {
+      await withTimeout(markDispatched(em, outcome.sent), POST_COMMIT_LIMITS.databaseMs, 'setting dispatched_at');
     } catch (error) {
       // The messages are out; a relay may send them again and the claim skips the duplicate.
-      libraryLog.warn('could not set dispatched_at after sending', { taskIds: outcome.sent, error: (error as Error).message });
+      libraryLog.warn('could not set dispatched_at after sending', { taskIds: outcome.sent, error: toError(error).message });
     }
     if (outcome.failed.length > 0) {
       const taskIds = outcome.failed.map((f) => f.id);
@@ -103,7 +139,7 @@ export class TaskDispatchSubscriber implements EventSubscriber {
         taskIds,
         reasons: [...new Set(outcome.failed.map((f) => f.reason))],
       });
-      if (config.onDispatchError === 'throw') throw new TaskDispatchError(taskIds, outcome.firstError);
+      if (onDispatchError === 'throw') throw new TaskDispatchError(taskIds, outcome.firstError);
     }
   }
 }

@@ -9,9 +9,11 @@ import { HardTimeLimitExceeded, NonRetriableError, SoftTimeLimitExceeded, toErro
 import { toJsonValue } from './json-value';
 import { libraryLog, runInTaskScope, taskLogger } from './logger';
 import { currentTransaction, stopTransaction } from './orm';
+import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
 import { complete } from './records/complete';
 import { fail } from './records/fail';
+import { requeue } from './records/requeue';
 import type { TaskRow } from './records/row';
 import { tryAdvisoryLock } from './records/try-advisory-lock';
 import type { RegisteredTask } from './registry';
@@ -22,13 +24,16 @@ import type { TaskContext } from './types';
 export interface TaskOutcome {
   readonly taskId: string;
   readonly taskName: string;
-  /** SUCCESS or FAILED; `superseded` when the row was no longer this attempt's RUNNING row at the end. */
-  readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | TaskStatus.RETRYING | 'superseded';
+  /**
+   * SUCCESS, FAILED or RETRYING; QUEUED when a singleton's lock was taken and the row went back to the queue
+   * (not an attempt); `superseded` when the row was no longer this attempt's RUNNING row at the end.
+   */
+  readonly status: TaskStatus.SUCCESS | TaskStatus.FAILED | TaskStatus.RETRYING | TaskStatus.QUEUED | 'superseded';
   /** For RETRYING: the id of the next attempt's row. */
   readonly nextTaskId?: string;
   /** The error the task threw (also for an ignored error), if any. */
   readonly error?: Error;
-  /** True when the hard timeout stopped it (its promise was abandoned, still running in this process). */
+  /** True when the hard timeout abandoned its promise, which may still be running in this process. */
   readonly hardTimedOut?: boolean;
 }
 
@@ -39,6 +44,11 @@ export interface RunOptions {
    * @default false
    */
   readonly enforceTimeouts?: boolean;
+  /**
+   * Run in this process (eager mode, drainTasks): a row put back to QUEUED is left for a later drain, not sent.
+   * @default false
+   */
+  readonly inProcess?: boolean;
 }
 
 /** Thrown inside the task's transaction when the SUCCESS update found no RUNNING row: rolls it back. */
@@ -51,9 +61,11 @@ class SingletonBusy extends Error {}
  * Runs a claimed (RUNNING) row: validates its kwargs, runs the task in a transaction on a fork
  * with SUCCESS committed in that same transaction, or — after the rollback — FAILED, or SUCCESS
  * with the stack for an `ignoreErrors` match. Every outcome update is conditional on the row
- * still being this attempt's RUNNING row. Never throws for the task's own failures.
+ * still being this attempt's RUNNING row, and written through a fork with no transaction (in eager
+ * mode `em` comes from a commit hook whose transaction has ended). Never throws for the task's own failures.
  */
 export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<TaskOutcome> {
+  const own = em.fork();
   const started = Date.now();
   const base = { taskId: row.id, taskName: task.name };
   const log = (status: string, extra: Record<string, unknown> = {}) =>
@@ -64,29 +76,31 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
     output = task.validate(row.kwargs, 'kwargs').output;
   } catch (error) {
     const failure = toError(error);
-    await fail(em, row.id, row.attempt, { traceback: traceOf(failure), note: 'invalid arguments' });
+    await fail(own, row.id, row.attempt, { traceback: traceOf(failure), note: 'invalid arguments' });
     log('FAILED', { reason: failure.message });
     return { ...base, status: TaskStatus.FAILED, error: failure };
   }
 
   const timeouts = options.enforceTimeouts ? timeoutsOf(task, row) : undefined;
+  const deadline = timeouts && started + timeouts.hardTimeout * 1000;
   const controller = new AbortController();
   const softTimer = timeouts && setTimeout(() => controller.abort(new SoftTimeLimitExceeded(timeouts.softTimeout)), timeouts.softTimeout * 1000);
   let hardTimer: NodeJS.Timeout | undefined;
   let transaction: unknown;
   let thrown: Error | undefined;
-  // fork() first: in eager mode `em` comes from a commit hook and still carries that transaction's context;
-  // transactional() on it would join the finished transaction as a savepoint (tests catch it).
-  const work = em.fork().transactional(async (tem) => {
+  let settled = false;
+  const work = own.fork().transactional(async (tem) => {
     transaction = currentTransaction(tem);
     if (task.singletonKey && !(await tryAdvisoryLock(tem, task.singletonKey(output)))) throw new SingletonBusy();
     const ctx: TaskContext = { em: tem, taskId: row.id, rootId: row.root_id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
     const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
-    const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that is not JSON: ${reason}`));
+    // A run that overran (a synchronous loop cannot be interrupted) is rolled back, never committed.
+    if (deadline !== undefined && Date.now() > deadline) throw new HardTimeLimitExceeded(timeouts!.hardTimeout);
+    const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that cannot be stored: ${reason}`));
     if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();
   });
   // After a hard timeout the promise is abandoned but still runs here: its late rejection must not crash the process.
-  work.catch(() => undefined);
+  work.then(() => (settled = true), () => (settled = true));
   const hardLimit = timeouts && new Promise<'hard'>((resolve) => (hardTimer = setTimeout(() => resolve('hard'), timeouts.hardTimeout * 1000)));
   let timedOut = false;
   try {
@@ -98,13 +112,15 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
     if (hardTimer) clearTimeout(hardTimer);
   }
 
-  if (timedOut) {
-    if (!controller.signal.aborted) controller.abort(new HardTimeLimitExceeded(timeouts!.hardTimeout));
-    await stopTransaction(em, transaction);
-    const error = new HardTimeLimitExceeded(timeouts!.hardTimeout);
-    const written = await fail(em, row.id, row.attempt, { traceback: traceOf(error), note: 'hard timeout' });
-    log(written ? 'FAILED (hard timeout)' : 'stopped at its hard timeout; outcome not written', {});
-    return { ...base, status: written ? TaskStatus.FAILED : 'superseded', error, hardTimedOut: true };
+  if (timedOut || thrown instanceof HardTimeLimitExceeded) {
+    const error = thrown ?? new HardTimeLimitExceeded(timeouts!.hardTimeout);
+    if (!controller.signal.aborted) controller.abort(error);
+    if (timedOut) await stopTransaction(own, transaction);
+    const written = await fail(own, row.id, row.attempt, { traceback: traceOf(error), note: 'hard timeout' });
+    // Abandoned only when its promise is still pending: then the rest of the batch must not run beside it.
+    const abandoned = timedOut && !settled;
+    log(written ? 'FAILED (hard timeout)' : 'stopped at its hard timeout; outcome not written', { abandoned });
+    return { ...base, status: written ? TaskStatus.FAILED : 'superseded', error, hardTimedOut: abandoned };
   }
   if (!thrown) {
     log('SUCCESS');
@@ -114,26 +130,42 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
     libraryLog.warn('task finished but its row was no longer RUNNING for this attempt (swept or run elsewhere); its writes were rolled back', { taskId: row.id, taskName: task.name });
     return { ...base, status: 'superseded' };
   }
-  if (thrown instanceof SingletonBusy) {
-    const note = 'singleton: another run holds its lock';
-    if (task.retrySingleton) return scheduleRetry(em, row, task, null, task.retry.delay, `${note}; retrying`);
-    await complete(em, row.id, row.attempt, { result: null, note: `skipped: ${note}` });
-    log('SUCCESS (skipped: singleton busy)');
-    return { ...base, status: TaskStatus.SUCCESS };
-  }
+  if (thrown instanceof SingletonBusy) return singletonBusy(own, row, task, options, log);
   const retryable = !(thrown instanceof NonRetriableError) && task.retry.on.some((cls) => thrown instanceof cls) && row.attempt <= task.retry.maxRetries;
   if (retryable) {
     const delay = retryDelaySeconds(task.retry.delay, row.attempt);
-    return scheduleRetry(em, row, task, thrown, delay, `${thrown.name}: retry ${row.attempt} of ${task.retry.maxRetries}`);
+    return scheduleRetry(own, row, task, thrown, delay, `${thrown.name}: retry ${row.attempt} of ${task.retry.maxRetries}`);
   }
   const ignored = task.ignoreErrors.some((cls) => thrown instanceof cls);
   const written = ignored
-    ? await complete(em, row.id, row.attempt, { result: null, traceback: traceOf(thrown), note: `ignored ${thrown.name}` })
-    : await fail(em, row.id, row.attempt, { traceback: traceOf(thrown) });
+    ? await complete(own, row.id, row.attempt, { result: null, traceback: traceOf(thrown), note: `ignored ${thrown.name}` })
+    : await fail(own, row.id, row.attempt, { traceback: traceOf(thrown) });
   if (!written) {
     libraryLog.warn('task outcome not written: the row was no longer RUNNING for this attempt', { taskId: row.id, taskName: task.name });
     return { ...base, status: 'superseded', error: thrown };
   }
   log(ignored ? 'SUCCESS (ignored error)' : 'FAILED', { error: `${thrown.name}: ${thrown.message}` });
   return { ...base, status: ignored ? TaskStatus.SUCCESS : TaskStatus.FAILED, error: thrown };
+}
+
+/**
+ * A singleton whose lock is taken: with `retrySingleton`, the same row and attempt go back to QUEUED to
+ * run after `retryDelay` (contention is not an attempt and never uses up `maxRetries`); a worker sends the
+ * message again now, an in-process run leaves the row for a later drain. Without it, SUCCESS with a note.
+ */
+async function singletonBusy(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions, log: (status: string) => void): Promise<TaskOutcome> {
+  const base = { taskId: row.id, taskName: task.name };
+  const note = 'singleton: another run holds its lock';
+  if (!task.retrySingleton) {
+    const written = await complete(em, row.id, row.attempt, { result: null, note: `skipped: ${note}` });
+    log('SUCCESS (skipped: singleton busy)');
+    return { ...base, status: written ? TaskStatus.SUCCESS : 'superseded' };
+  }
+  const runAfter = new Date(Date.now() + task.retry.delay * 1000);
+  if (!(await requeue(em, row.id, row.attempt, { runAfter, note: `${note}; queued again`, messageInFlight: false }))) return { ...base, status: 'superseded' };
+  log(`QUEUED again in ${task.retry.delay} s (singleton busy)`);
+  if (!options.inProcess) {
+    await findDispatchSubscriber(em).registerInserted(em, [{ id: row.id, taskName: task.name, kwargs: row.kwargs, queue: row.queue, runAfter }]);
+  }
+  return { ...base, status: TaskStatus.QUEUED };
 }

@@ -75,11 +75,14 @@ export async function resolveSecretsIntoEnv(options: ResolveSecretsOptions = {})
     if (!variable.startsWith(SECRET_ENV_PREFIX) || value === undefined) continue;
     const name = variable.slice(SECRET_ENV_PREFIX.length);
     if (!name) throw new SecretResolutionError(variable, 'names no variable: use LAMBDA_TASKS_SECRET_<NAME>');
-    const reference = parseSecretReference(variable, value);
-    if (env[name] !== undefined && !written.has(name)) {
-      throw new SecretResolutionError(variable, `${name} is also set in the environment: set one or the other`);
-    }
-    targets.push({ name, variable, reference });
+    targets.push({ name, variable, reference: parseSecretReference(variable, value) });
+  }
+  const conflicts = targets.filter((t) => env[t.name] !== undefined && !written.has(t.name));
+  if (conflicts.length > 0) {
+    throw new SecretResolutionError(
+      conflicts.map((t) => t.variable).join(', '),
+      `${conflicts.map((t) => t.name).join(', ')} ${conflicts.length === 1 ? 'is' : 'are'} also set in the environment: set one or the other`,
+    );
   }
   const pending = targets.filter((t) => !written.has(t.name));
   if (pending.length === 0) return [];
@@ -96,7 +99,7 @@ export async function resolveSecretsIntoEnv(options: ResolveSecretsOptions = {})
   const values = await Promise.all(pending.map((t) => cache.get(groupKey(t.reference))!));
   pending.forEach((target, i) => {
     const secret = values[i];
-    if (!(target.reference.jsonKey in secret)) {
+    if (!Object.hasOwn(secret, target.reference.jsonKey)) {
       throw new SecretResolutionError(target.variable, `secret ${target.reference.arn} has no key "${target.reference.jsonKey}"`);
     }
     const value = secret[target.reference.jsonKey];

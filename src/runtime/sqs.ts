@@ -75,7 +75,7 @@ export function chunkEntries<E extends { bytes: number }>(entries: readonly E[])
  * Sends task messages grouped by queue with SendMessageBatch (≤10 entries, ≤1 MiB each),
  * several batches concurrently, checking every entry's result. Never throws: failures come back in `failed`.
  */
-export async function sendTaskMessages(tasks: readonly OutgoingTask[]): Promise<SendOutcome> {
+export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: { readonly signal?: AbortSignal } = {}): Promise<SendOutcome> {
   const sent: string[] = [];
   const failed: { id: string; reason: string }[] = [];
   let firstError: unknown;
@@ -108,7 +108,7 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[]): Promise<
       DelaySeconds: delaySecondsUntil(e.task.runAfter, now),
     }));
     try {
-      const response = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batchEntries }));
+      const response = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batchEntries }), { abortSignal: options.signal });
       const failedIds = new Set<string>();
       for (const f of response.Failed ?? []) {
         if (!f.Id) continue;

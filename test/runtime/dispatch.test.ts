@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { EntitySchema } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { EntitySchema, MikroORM } from '@mikro-orm/core';
+import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
@@ -8,10 +8,12 @@ import { TaskDispatchError } from '../../src/runtime/errors';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { getTask, waitForTask } from '../../src/runtime/polling';
 import { TaskRecord, TaskStatus } from '../../src/runtime/record';
-import { clearTaskRegistry } from '../../src/runtime/registry';
-import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { enqueue } from '../support/delivery';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
+import { withLogs } from '../support/logs';
 import { configureForQueues, countCommands, drainTaskIds } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 class Order {
   id!: number;
@@ -23,6 +25,7 @@ const ping = lambdaTask({ name: 'dispatch.ping', args: z.object({ n: z.number() 
 const report = lambdaTask({ name: 'dispatch.report', args: z.object({ n: z.number() }), queue: 'reports' }, async ({ n }) => n);
 
 describe(`Dispatch after commit (${engine})`, () => {
+  withLogs(); // these tests read the library's log lines
   let db: TestDatabase;
   let fauxqs: Fauxqs;
   let queues: Record<string, TestQueue>;
@@ -32,9 +35,10 @@ describe(`Dispatch after commit (${engine})`, () => {
   const order = (item: string) => Object.assign(new Order(), { item });
 
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm({ entities: [OrderSchema] }), Fauxqs.start()]);
+    let queue: TestQueue;
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'default', entities: [OrderSchema] }));
     await db.sql('create table "orders" ("id" serial primary key, "item" text not null)');
-    queues = { default: await fauxqs.createQueue('default'), reports: await fauxqs.createQueue('reports') };
+    queues = { default: queue, reports: await fauxqs.createQueue('reports') };
     calls = countCommands(fauxqs.client);
   });
   beforeEach(() => {
@@ -45,11 +49,7 @@ describe(`Dispatch after commit (${engine})`, () => {
     // Nothing may be left behind by a test.
     expect(await sent()).toEqual([]);
   });
-  afterAll(async () => {
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
-  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('(a) a flush outside a transaction sends after its own commit, and sets dispatched_at', async () => {
     const em = fork();
@@ -175,10 +175,9 @@ describe(`Dispatch after commit (${engine})`, () => {
   });
 
   it('commits the row with the app entity', async () => {
-    let id = '';
-    await fork().transactional(async (em) => {
+    const id = await enqueue(db, (em) => {
       em.persist(order('committed'));
-      id = ping.executeOnCommit({ n: 1 }, { em });
+      return ping.executeOnCommit({ n: 1 }, { em });
     });
     expect(await sent()).toEqual([id]);
     expect(await fork().count(OrderSchema, { item: 'committed' })).toBe(1);
@@ -221,12 +220,10 @@ describe(`Dispatch after commit (${engine})`, () => {
   });
 
   it('sends 25 tasks (20 default, 5 reports) in 3 SendMessageBatch calls to the right queues', async () => {
-    const ids: string[] = [];
-    const reportIds: string[] = [];
-    await fork().transactional(async (em) => {
-      for (let n = 0; n < 20; n++) ids.push(ping.executeOnCommit({ n }, { em }));
-      for (let n = 0; n < 5; n++) reportIds.push(report.executeOnCommit({ n }, { em }));
-    });
+    const [ids, reportIds] = await enqueue(db, (em) => [
+      Array.from({ length: 20 }, (_, n) => ping.executeOnCommit({ n }, { em })),
+      Array.from({ length: 5 }, (_, n) => report.executeOnCommit({ n }, { em })),
+    ]);
     expect(calls.get('SendMessageBatchCommand')).toBe(3);
     expect((await sent()).sort()).toEqual([...ids].sort());
     expect((await drainTaskIds(fauxqs, queues.reports.url)).sort()).toEqual([...reportIds].sort());
@@ -255,10 +252,7 @@ describe(`Dispatch after commit (${engine})`, () => {
   it('a failed send leaves the rows QUEUED and undispatched, logged; the commit still resolves', async () => {
     configureForQueues({ ...queues, default: { ...queues.default, url: `${fauxqs.endpoint}/000000000000/missing-queue` } }, { sqsClient: fauxqs.client });
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    let id = '';
-    await fork().transactional(async (em) => {
-      id = ping.executeOnCommit({ n: 1 }, { em });
-    });
+    const id = await enqueue(db, (em) => ping.executeOnCommit({ n: 1 }, { em }));
     const record = await getTask(fork(), id);
     expect(record).toMatchObject({ status: TaskStatus.QUEUED, dispatchedAt: null });
     expect(errors).toHaveBeenCalledWith(expect.stringContaining(id));
@@ -324,10 +318,15 @@ describe(`Dispatch after commit (${engine})`, () => {
   });
 
   it('without withLambdaTasks, says so', async () => {
-    const { MikroORM } = await import('@mikro-orm/core');
-    expect(MikroORM).toBeDefined();
-    const em = fork();
-    const emWithoutSubscriber = Object.create(em) as EntityManager;
+    // An app's own ORM, its config not wrapped: it knows neither TaskRecord nor the dispatch subscriber (never connected: the check comes first).
+    const plain = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: 'postgres://nobody@127.0.0.1:1/unused', entities: [OrderSchema], connect: false });
+    try {
+      expect(() => ping.executeOnCommit({ n: 1 }, { em: plain.em.fork() })).toThrow(/wrap your config with withLambdaTasks/);
+    } finally {
+      await plain.close(true);
+    }
+    // One that knows TaskRecord but has lost the subscriber.
+    const emWithoutSubscriber = Object.create(fork()) as EntityManager;
     emWithoutSubscriber.getEventManager = () => ({ getSubscribers: () => new Set() }) as never;
     expect(() => ping.executeOnCommit({ n: 1 }, { em: emWithoutSubscriber })).toThrow(/wrap your config with withLambdaTasks/);
   });

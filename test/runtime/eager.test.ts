@@ -8,8 +8,10 @@ import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
 import { drainTasks, resetTaskRegistry } from '../../src/runtime/testing';
 import { createTestOrm, engine, type TestDatabase } from '../support/database';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { enqueue } from '../support/delivery';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, drainTaskIds } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 class Greeting {
   id!: number;
@@ -157,26 +159,21 @@ describe(`Function: drainTasks() (${engine})`, () => {
   const fork = () => db.orm.em.fork() as EntityManager;
 
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm({ entities: [GreetingSchema] }), Fauxqs.start()]);
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'drain', entities: [GreetingSchema] }));
     await db.sql('create table "greeting" ("id" serial primary key, "text" text not null)');
-    queue = await fauxqs.createQueue('drain');
   });
   beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
-  afterAll(async () => {
-    await Promise.all([db.close(), fauxqs.stop()]);
-    resetLambdaTasksConfig();
-  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('runs every QUEUED task now, oldest first, including what they enqueue, and returns the outcomes', async () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     log.length = 0;
-    const ids: string[] = [];
-    await fork().transactional(async (em) => {
-      ids.push(sayHello.executeOnCommit({ name: 'one' }, { em }));
+    const ids = await enqueue(db, async (em) => {
+      const first = sayHello.executeOnCommit({ name: 'one' }, { em });
       await em.flush();
-      ids.push(fails.executeOnCommit({}, { em }));
+      const second = fails.executeOnCommit({}, { em });
       await em.flush();
-      ids.push(chain.executeOnCommit({ name: 'two' }, { em }));
+      return [first, second, chain.executeOnCommit({ name: 'two' }, { em })];
     });
     expect((await drainTaskIds(fauxqs, queue.url)).sort()).toEqual([...ids].sort()); // sent as usual
     const outcomes = await drainTasks(fork());

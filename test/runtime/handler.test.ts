@@ -1,18 +1,17 @@
-import { SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
-import { clearTaskRegistry } from '../../src/runtime/registry';
-import { type SqsBatchResponse } from '../../src/runtime/types';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
-import { lambdaContext, sqsEvent } from '../support/events';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { deliver, enqueue, receiveMessages } from '../support/delivery';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
+import { withLogs } from '../support/logs';
 import { configureForQueues } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 class SideEffect {
   id!: number;
@@ -59,6 +58,7 @@ const slow = lambdaTask({ name: 'worker.slow', args: z.object({ label: z.string(
 });
 
 describe(`The worker handler end to end (${engine})`, () => {
+  withLogs(); // these tests read the library's log lines
   let db: TestDatabase;
   let fauxqs: Fauxqs;
   let queue: TestQueue;
@@ -67,40 +67,17 @@ describe(`The worker handler end to end (${engine})`, () => {
   const fork = () => db.orm.em.fork() as EntityManager;
   const effects = async (label: string) => fork().count(SideEffectSchema, { label });
 
-  /** Receives what is on the queue, invokes the handler like the event source, deletes what it processed. */
-  type Delivered = { messages: Message[]; response: SqsBatchResponse };
-  async function deliver(options: { handle?: typeof handler; messages?: Message[] } = {}): Promise<Delivered> {
-    const messages = options.messages ?? (await fauxqs.receive(queue.url, { waitSeconds: 1 }));
-    const response = (await (options.handle ?? handler)(sqsEvent(messages, queue.arn), lambdaContext())) as SqsBatchResponse;
-    const failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-    await fauxqs.deleteMessages(queue.url, messages.filter((m) => !failedIds.has(m.MessageId!)));
-    return { messages, response };
-  }
-
-  async function enqueue(send: (em: EntityManager) => string): Promise<string> {
-    let id = '';
-    await fork().transactional(async (em) => {
-      id = send(em as EntityManager);
-    });
-    return id;
-  }
-
   async function sendRaw(body: string): Promise<void> {
     await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body }));
   }
 
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm({ entities: [SideEffectSchema] }), Fauxqs.start()]);
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'worker', entities: [SideEffectSchema] }));
     await db.sql('create table "side_effect" ("id" serial primary key, "label" text not null)');
-    queue = await fauxqs.createQueue('worker');
     handler = createHandler({ tasks, orm: db.orm });
   });
   beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
-  afterAll(async () => {
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
-  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('is an async (event, context) function: arity 2, no callback', () => {
     expect(handler.length).toBe(2);
@@ -108,8 +85,8 @@ describe(`The worker handler end to end (${engine})`, () => {
 
   it('runs a task: executeOnCommit → SQS → handler → SUCCESS with result, times and message id', async () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
-    const id = await enqueue((em) => greet.executeOnCommit({ name: 'Alice' }, { em }));
-    const { messages, response } = await deliver();
+    const id = await enqueue(db, (em) => greet.executeOnCommit({ name: 'Alice' }, { em }));
+    const { messages, response } = await deliver({ fauxqs, queue }, handler);
     const lines = info.mock.calls.map((c) => c[0] as string);
     info.mockRestore();
     expect(response).toEqual({ batchItemFailures: [] });
@@ -123,8 +100,8 @@ describe(`The worker handler end to end (${engine})`, () => {
   });
 
   it('records FAILED with the traceback and rolls the task’s writes back', async () => {
-    const id = await enqueue((em) => explode.executeOnCommit({ label: 'explode-1' }, { em }));
-    expect((await deliver()).response.batchItemFailures).toEqual([]);
+    const id = await enqueue(db, (em) => explode.executeOnCommit({ label: 'explode-1' }, { em }));
+    expect((await deliver({ fauxqs, queue }, handler)).response.batchItemFailures).toEqual([]);
     const record = await getTask(fork(), id);
     expect(record).toMatchObject({ status: TaskStatus.FAILED, result: null });
     expect(record!.traceback).toMatch(/^Error: kaboom\n\s+at /);
@@ -132,8 +109,8 @@ describe(`The worker handler end to end (${engine})`, () => {
   });
 
   it('records an ignoreErrors match (a subclass too) as SUCCESS with the traceback, a null result, writes rolled back', async () => {
-    const id = await enqueue((em) => ignored.executeOnCommit({ label: 'ignored-1' }, { em }));
-    await deliver();
+    const id = await enqueue(db, (em) => ignored.executeOnCommit({ label: 'ignored-1' }, { em }));
+    await deliver({ fauxqs, queue }, handler);
     const record = await getTask(fork(), id);
     expect(record).toMatchObject({ status: TaskStatus.SUCCESS, result: null });
     expect(record!.traceback).toMatch(/user 42 is gone/);
@@ -141,14 +118,14 @@ describe(`The worker handler end to end (${engine})`, () => {
   });
 
   it('records a non-JSON return value as FAILED with a clear reason', async () => {
-    const id = await enqueue((em) => notJson.executeOnCommit({}, { em }));
-    await deliver();
-    expect((await getTask(fork(), id))!.traceback).toMatch(/the task returned a value that is not JSON: result is a BigInt/);
+    const id = await enqueue(db, (em) => notJson.executeOnCommit({}, { em }));
+    await deliver({ fauxqs, queue }, handler);
+    expect((await getTask(fork(), id))!.traceback).toMatch(/the task returned a value that cannot be stored: result is a BigInt/);
   });
 
   it('turns a thrown non-Error into an Error', async () => {
-    const id = await enqueue((em) => throwsString.executeOnCommit({}, { em }));
-    await deliver();
+    const id = await enqueue(db, (em) => throwsString.executeOnCommit({}, { em }));
+    await deliver({ fauxqs, queue }, handler);
     expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.FAILED });
     expect((await getTask(fork(), id))!.traceback).toMatch(/Non-Error thrown: a bare string/);
   });
@@ -157,10 +134,9 @@ describe(`The worker handler end to end (${engine})`, () => {
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     await sendRaw('this is not json');
     await sendRaw(JSON.stringify({ task_name: 'nobody.knows', kwargs: {} }));
-    const good = await enqueue((em) => greet.executeOnCommit({ name: 'Bob' }, { em }));
-    const messages: Message[] = [];
-    while (messages.length < 3) messages.push(...(await fauxqs.receive(queue.url, { waitSeconds: 1 })));
-    const { response } = await deliver({ messages });
+    const good = await enqueue(db, (em) => greet.executeOnCommit({ name: 'Bob' }, { em }));
+    const messages = await receiveMessages({ fauxqs, queue }, 3);
+    const { response } = await deliver({ fauxqs, queue }, handler, { messages });
     errors.mockRestore();
     const byBody = (text: string) => messages.find((m) => m.Body!.includes(text))!.MessageId;
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([byBody('this is not json'), byBody('nobody.knows')].sort());
@@ -175,14 +151,14 @@ describe(`The worker handler end to end (${engine})`, () => {
   it('runs a message without task_id (another producer) under a row keyed by its message id', async () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     await sendRaw(JSON.stringify({ task_name: 'worker.greet', kwargs: { name: 'Foreign' } }));
-    const { messages } = await deliver();
+    const { messages } = await deliver({ fauxqs, queue }, handler);
     info.mockRestore();
     expect(await getTask(fork(), messages[0].MessageId!)).toMatchObject({ status: TaskStatus.SUCCESS, taskName: 'worker.greet', queue: 'default', kwargs: { name: 'Foreign' } });
   });
 
   it('records FAILED with the zod message when the kwargs fail the schema', async () => {
     await sendRaw(JSON.stringify({ task_name: 'worker.greet', kwargs: { name: 42 } }));
-    const { messages, response } = await deliver();
+    const { messages, response } = await deliver({ fauxqs, queue }, handler);
     expect(response.batchItemFailures).toEqual([]);
     const record = await getTask(fork(), messages[0].MessageId!);
     expect(record).toMatchObject({ status: TaskStatus.FAILED, note: 'invalid arguments' });
@@ -192,7 +168,7 @@ describe(`The worker handler end to end (${engine})`, () => {
   it('skips, with a warning, a task_id without a row (rolled back or cleaned up)', async () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     await sendRaw(JSON.stringify({ task_id: '00000000-0000-4000-8000-000000000001', task_name: 'worker.greet', kwargs: { name: 'Ghost' } }));
-    const { response } = await deliver();
+    const { response } = await deliver({ fauxqs, queue }, handler);
     expect(response.batchItemFailures).toEqual([]);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('does not exist'));
     warn.mockRestore();
@@ -202,9 +178,9 @@ describe(`The worker handler end to end (${engine})`, () => {
   it('runs a message delivered twice only once', async () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    await enqueue((em) => greet.executeOnCommit({ name: 'Twice' }, { em }));
-    const { messages } = await deliver();
-    const again = await deliver({ messages });
+    await enqueue(db, (em) => greet.executeOnCommit({ name: 'Twice' }, { em }));
+    const { messages } = await deliver({ fauxqs, queue }, handler);
+    const again = await deliver({ fauxqs, queue }, handler, { messages });
     info.mockRestore();
     expect(again.response.batchItemFailures).toEqual([]);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('duplicate delivery: the task is already SUCCESS'));
@@ -217,8 +193,8 @@ describe(`The worker handler end to end (${engine})`, () => {
     await broken.close();
     const brokenHandler = createHandler({ tasks, orm: broken.orm });
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    const id = await enqueue((em) => greet.executeOnCommit({ name: 'Unreachable' }, { em }));
-    const { messages, response } = await deliver({ handle: brokenHandler });
+    const id = await enqueue(db, (em) => greet.executeOnCommit({ name: 'Unreachable' }, { em }));
+    const { messages, response } = await deliver({ fauxqs, queue }, brokenHandler);
     errors.mockRestore();
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: messages[0].MessageId }]);
     expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED });
@@ -241,11 +217,11 @@ describe(`The worker handler end to end (${engine})`, () => {
     });
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
-    await enqueue((em) => greet.executeOnCommit({ name: 'Flaky' }, { em }));
-    const first = await deliver({ handle: flaky });
+    await enqueue(db, (em) => greet.executeOnCommit({ name: 'Flaky' }, { em }));
+    const first = await deliver({ fauxqs, queue }, flaky);
     expect(first.response.batchItemFailures).toHaveLength(1);
     // Visible again at once; in this test we hand the same message in again instead of going through the DLQ.
-    const second = await deliver({ handle: flaky, messages: first.messages });
+    const second = await deliver({ fauxqs, queue }, flaky, { messages: first.messages });
     errors.mockRestore();
     info.mockRestore();
     expect(second.response.batchItemFailures).toEqual([]);
@@ -260,8 +236,8 @@ describe(`The worker handler end to end (${engine})`, () => {
     gate = new Promise((resolve) => (release = resolve));
     const running = new Promise<void>((resolve) => (started = resolve));
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const id = await enqueue((em) => slow.executeOnCommit({ label: 'slow-1' }, { em }));
-    const delivering = deliver();
+    const id = await enqueue(db, (em) => slow.executeOnCommit({ label: 'slow-1' }, { em }));
+    const delivering = deliver({ fauxqs, queue }, handler);
     await running;
     await db.sql("update task_record set status = 'FAILED', note = 'swept' where id = ?", [id]);
     release();

@@ -1,8 +1,10 @@
 import { libraryLog, runInTaskScope, taskLogger } from '../../src/runtime/logger';
+import { withLogs } from '../support/logs';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Object: taskLogger', () => {
+  withLogs(); // these tests read the library's log lines
   afterEach(() => {
     jest.restoreAllMocks();
     delete process.env.AWS_LAMBDA_LOG_FORMAT;
@@ -45,5 +47,17 @@ describe('Object: taskLogger', () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     libraryLog.info('task SUCCESS', { taskId: 'x', durationMs: 3 });
     expect(info).toHaveBeenCalledWith('task SUCCESS {"taskId":"x","durationMs":3}');
+  });
+
+  it('writes nothing below LAMBDA_TASKS_LOG_LEVEL, and nothing at all when it is silent', () => {
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    process.env.LAMBDA_TASKS_LOG_LEVEL = 'warn';
+    taskLogger.info('dropped');
+    libraryLog.warn('kept');
+    process.env.LAMBDA_TASKS_LOG_LEVEL = 'silent';
+    libraryLog.error('dropped too');
+    expect(info).not.toHaveBeenCalled();
+    expect(warn).toHaveBeenCalledWith('kept');
   });
 });

@@ -1,4 +1,4 @@
-import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message, type SendMessageBatchCommandInput, type SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient, type SendMessageBatchCommandInput, type SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
@@ -11,11 +11,11 @@ import { TaskStatus } from '../../src/runtime/record';
 import { claim } from '../../src/runtime/records/claim';
 import { relayQueuedTasks } from '../../src/runtime/relay';
 import { sweepLostTasks } from '../../src/runtime/sweep';
-import { type SqsBatchResponse } from '../../src/runtime/types';
 import { account } from '../support/accounting';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
-import { lambdaContext, sqsEvent } from '../support/events';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { deliver, deliverAll, enqueue } from '../support/delivery';
+import { lambdaContext } from '../support/events';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
 import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
@@ -34,28 +34,11 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
   const fork = () => db.orm.em.fork() as EntityManager;
 
   /** Plays the Lambda event source until the queue is empty (waiting out delays up to `waitMs`). */
-  async function runWorker(waitMs = 0): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    const handle = handler();
-    for (;;) {
-      const messages: Message[] = await fauxqs.receive(queue.url, { waitSeconds: 1 });
-      if (messages.length === 0) {
-        if (Date.now() >= deadline) return;
-        continue;
-      }
-      const response = (await handle(sqsEvent(messages, queue.arn), lambdaContext())) as SqsBatchResponse;
-      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      await fauxqs.deleteMessages(queue.url, messages.filter((m) => !failed.has(m.MessageId!)));
-    }
-  }
+  const runWorker = (waitMs = 0) => deliverAll({ fauxqs, queue }, handler(), { waitMs });
 
-  async function enqueue(count: number, options: { delay?: number } = {}): Promise<string[]> {
-    const ids: string[] = [];
-    await fork().transactional(async (em) => {
-      for (let n = 0; n < count; n++) ids.push(work.executeOnCommit({ n }, { em, delay: options.delay }));
-    });
-    return ids;
-  }
+  /** Enqueues `count` work tasks in one transaction; returns their ids. */
+  const enqueueWork = (count: number, options: { delay?: number } = {}) =>
+    enqueue(db, (em) => Array.from({ length: count }, (_, n) => work.executeOnCommit({ n }, { em, delay: options.delay })));
 
   /** A client whose SendMessageBatch always fails: the send after commit never happens (as if the process died). */
   function deadClient(): SQSClient {
@@ -66,7 +49,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   quietLogs();
   beforeAll(async () => {
-    ({ db, fauxqs, queue } = await startWorkerEnvironment('maintenance'));
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'maintenance' }));
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
@@ -75,7 +58,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   it('1. the process dies between commit and send: the relay delivers it once, with what is left of its delay', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
-    const [id] = await enqueue(1, { delay: 3 });
+    const [id] = await enqueueWork(1, { delay: 3 });
     expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED, dispatchedAt: null });
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     expect(await relayQueuedTasks({ em: fork(), olderThanSeconds: 0 })).toEqual({ sent: 1, failed: 0 });
@@ -88,7 +71,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   it('leaves young rows to the commit hook (olderThanSeconds)', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
-    const ids = await enqueue(1);
+    const ids = await enqueueWork(1);
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     expect(await relayQueuedTasks({ em: fork(), olderThanSeconds: 60 })).toEqual({ sent: 0, failed: 0 });
     await relayQueuedTasks({ em: fork(), olderThanSeconds: 0 });
@@ -98,7 +81,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   it('2. SendMessageBatch fails entirely, then partially: the relay delivers every row once', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
-    const entirely = await enqueue(3);
+    const entirely = await enqueueWork(3);
     // Partial: the real fauxqs client, with the first entry of each batch dropped and reported Failed.
     const partialClient = new SQSClient({ endpoint: fauxqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     partialClient.middlewareStack.add(
@@ -114,7 +97,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
       { step: 'initialize', name: 'dropFirstEntry' },
     );
     configureForQueues({ default: queue }, { sqsClient: partialClient });
-    const partially = await enqueue(3);
+    const partially = await enqueueWork(3);
     const undispatched = await db.sql<{ id: string }>('select id from task_record where id in (?) and dispatched_at is null', [[...entirely, ...partially]]);
     expect(undispatched).toHaveLength(4);
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
@@ -125,7 +108,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   itOnPostgres('3. two relays at once send each row once', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
-    const ids = await enqueue(20);
+    const ids = await enqueueWork(20);
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     const relay = () => relayQueuedTasks({ em: fork(), olderThanSeconds: 0, limit: 15 });
     const results = await Promise.all([relay(), relay()]);
@@ -135,15 +118,14 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
     const sentIds = messages.map((m) => JSON.parse(m.Body!).task_id as string);
     expect(new Set(sentIds).size).toBe(20);
     expect(sentIds).toHaveLength(20);
-    for (let i = 0; i < messages.length; i += 10) await handler()(sqsEvent(messages.slice(i, i + 10), queue.arn), lambdaContext());
-    await fauxqs.deleteMessages(queue.url, messages);
+    for (let i = 0; i < messages.length; i += 10) await deliver({ fauxqs, queue }, handler(), { messages: messages.slice(i, i + 10) });
     expect(await account(db, ids)).toEqual({ lost: [], twice: [] });
   });
 
   it('4. a task whose worker died (blocked past the Lambda deadline) is marked FAILED by the sweep', async () => {
-    const [id] = await enqueue(1);
+    const [id] = await enqueueWork(1);
     const [message] = await fauxqs.receive(queue.url, { waitSeconds: 1 });
-    expect(await claim(fork(), id, message.MessageId!)).not.toBeNull(); // the worker claimed it, then was killed
+    expect(await claim(fork(), id, work.name, message.MessageId!)).not.toBeNull(); // the worker claimed it, then was killed
     await fauxqs.deleteMessages(queue.url, [message]);
     expect(await sweepLostTasks({ em: fork() })).toEqual({ swept: 0 }); // still within hard timeout + margin
     await db.sql("update task_record set start_time = now() - interval '361 seconds' where id = ?", [id]); // hard 300 + margin 60
@@ -155,24 +137,23 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
   });
 
   it('5. a message redriven to the DLQ unprocessed is re-sent by reconciliation and runs once; a malformed one stays', async () => {
-    const [id] = await enqueue(1);
+    const [id] = await enqueueWork(1);
     await fauxqs.receive(queue.url, { waitSeconds: 1, visibilityTimeout: 1 }); // received, never processed
     await sleep(1200);
     expect(await fauxqs.receive(queue.url)).toEqual([]); // maxReceiveCount 1: moved to the DLQ
     await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: '{"oops":' }));
     expect((await fauxqs.count(queue.dlqUrl)).total).toBe(2);
     const result = await reconcileDeadLetters({ em: fork() });
-    expect(result).toEqual({ resent: 1, deleted: 0, kept: { malformed: 1, unknownTask: 0, noRow: 0, running: 0 } });
+    expect(result).toEqual({ resent: 1, deleted: 0, kept: { malformed: 1, unknownTask: 0, noRow: 0, taskMismatch: 0, running: 0 } });
     await runWorker();
     expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
     expect(await fauxqs.count(queue.dlqUrl)).toMatchObject({ total: 1, inFlight: 1 }); // kept: visible again after reconciliation's visibility timeout
   });
 
   it('deletes a DLQ message whose task already finished, and keeps one without a row', async () => {
-    const [id] = await enqueue(1);
+    const [id] = await enqueueWork(1);
     const [message] = await fauxqs.receive(queue.url, { waitSeconds: 1 });
-    await handler()(sqsEvent([message], queue.arn), lambdaContext());
-    await fauxqs.deleteMessages(queue.url, [message]);
+    await deliver({ fauxqs, queue }, handler(), { messages: [message] });
     await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: message.Body }));
     await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: JSON.stringify({ task_id: '00000000-0000-4000-8000-00000000abcd', task_name: 'maintenance.work', kwargs: { n: 1 } }) }));
     const result = await reconcileDeadLetters({ em: fork() });
@@ -182,7 +163,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
 
   it('runs relay, sweep and reconciliation on the maintenance event, each timed; a failing step does not skip the others', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
-    const [id] = await enqueue(1);
+    const [id] = await enqueueWork(1);
     await db.sql("update task_record set enqueued_at = now() - interval '2 minutes' where id = ?", [id]);
     configureForQueues({ default: { ...queue, dlqUrl: `${fauxqs.endpoint}/000000000000/no-such-dlq` } }, { sqsClient: fauxqs.client });
     const response = (await handler()({ lambdaTasks: 'maintenance', v: 1 }, lambdaContext())) as { maintenance: Record<string, { ok: boolean; durationMs: number; error?: string; result?: unknown }> };

@@ -1,15 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { NonRetriableError } from '../../src/runtime/errors';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { runLocalWorker } from '../../src/runtime/local-worker';
 import { runMaintenance } from '../../src/runtime/maintenance';
-import { clearTaskRegistry } from '../../src/runtime/registry';
-import { createTestOrm, engine, type TestDatabase } from '../support/database';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { engine, type TestDatabase } from '../support/database';
+import { enqueue } from '../support/delivery';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 class Transient extends Error {
   override name = 'Transient';
@@ -59,17 +59,14 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
   const fork = () => db.orm.em.fork() as EntityManager;
 
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm({ poolMax: 16 }), Fauxqs.start()]);
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'soak', visibilityTimeout: 120, poolMax: 16 }));
     await db.sql('create table soak_effect (id serial primary key, root_id uuid not null, task_id uuid not null)');
-    queue = await fauxqs.createQueue('soak', { visibilityTimeout: 120 });
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     for (const method of ['info', 'warn'] as const) jest.spyOn(console, method).mockImplementation(() => undefined);
   });
   afterAll(async () => {
     jest.restoreAllMocks();
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
+    await stopWorkerEnvironment({ db, fauxqs });
   });
 
   it('runs every committed task exactly once to a terminal status, and no rolled-back task at all', async () => {
@@ -85,20 +82,18 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
     const transaction = async (t: number) => {
       const ids: { id: string; kind: string }[] = [];
       const rollBack = t % 10 === 9; // a tenth of the transactions
-      await fork()
-        .transactional(async (em) => {
-          for (let i = 0; i < TASKS_PER_TRANSACTION; i++) {
-            const n = t * TASKS_PER_TRANSACTION + i;
-            const { kind, delay } = plan(n);
-            const task = { plain, flaky, doomed, single }[kind];
-            ids.push({ id: task.executeOnCommit({ n }, { em, delay }), kind });
-            if (i === 25) await em.flush();
-          }
-          if (rollBack) throw new Error('rolled back on purpose');
-        })
-        .catch((error: Error) => {
-          if (error.message !== 'rolled back on purpose') throw error;
-        });
+      await enqueue(db, async (em) => {
+        for (let i = 0; i < TASKS_PER_TRANSACTION; i++) {
+          const n = t * TASKS_PER_TRANSACTION + i;
+          const { kind, delay } = plan(n);
+          const task = { plain, flaky, doomed, single }[kind];
+          ids.push({ id: task.executeOnCommit({ n }, { em, delay }), kind });
+          if (i === 25) await em.flush();
+        }
+        if (rollBack) throw new Error('rolled back on purpose');
+      }).catch((error: Error) => {
+        if (error.message !== 'rolled back on purpose') throw error;
+      });
       if (rollBack) rolledBack.push(...ids.map((x) => x.id));
       else committed.push(...ids);
     };

@@ -199,10 +199,12 @@ describe('Types', () => {
     expect(() => task.serialize({ n: 1, other: 2 })).toThrow(TaskValidationError);
     // label has a default, so the input may omit it
     expect(task.serialize({ n: 1 }).message.kwargs).toEqual({ n: 1 });
-    type Result = Awaited<ReturnType<typeof task>>;
-    const check: Result = { doubled: 2, label: 'x' };
-    // @ts-expect-error the result type comes from the function
-    const wrong: Result = { doubled: 'two', label: 'x' };
-    expect([check, wrong]).toHaveLength(2);
+    // A direct call resolves to the function's value, the default filled in (the function uses no em: any object will do).
+    const result = await task({ n: 2 }, { em: {} as never });
+    expect(result).toEqual({ doubled: 4, label: 'x' });
+    // Its type is the function's, not any or unknown: tsc and ts-jest fail on an unused @ts-expect-error.
+    result satisfies { doubled: number; label: string };
+    // @ts-expect-error the result type comes from the function: doubled is a number
+    ({ doubled: 'two', label: 'x' }) satisfies Awaited<ReturnType<typeof task>>;
   });
 });

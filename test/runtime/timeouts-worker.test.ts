@@ -2,19 +2,18 @@ import { SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { RESENDS_ATTRIBUTE } from '../../src/runtime/contract';
 import { SoftTimeLimitExceeded } from '../../src/runtime/errors';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
-import { clearTaskRegistry } from '../../src/runtime/registry';
 import { type SqsBatchResponse } from '../../src/runtime/types';
-import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
-import { lambdaContext, sqsEvent } from '../support/events';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { deliver, enqueue, receiveMessages } from '../support/delivery';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
 class Mark {
   id!: number;
@@ -72,35 +71,16 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
-  async function receiveAll(count: number): Promise<Message[]> {
-    const messages: Message[] = [];
-    const deadline = Date.now() + 10_000;
-    while (messages.length < count && Date.now() < deadline) messages.push(...(await fauxqs.receive(queue.url, { waitSeconds: 1 })));
-    return messages;
-  }
-
+  /** Delivers the messages to a new handler of these tasks with `concurrency`, in a Lambda with `remainingMs` left. */
   async function run(messages: Message[], options: { remainingMs?: number; concurrency?: number } = {}): Promise<SqsBatchResponse> {
     const handler = createHandler({ tasks, orm: db.orm, concurrency: options.concurrency });
-    const response = (await handler(sqsEvent(messages, queue.arn), lambdaContext({ remainingMs: options.remainingMs }))) as SqsBatchResponse;
-    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-    await fauxqs.deleteMessages(queue.url, messages.filter((m) => !failed.has(m.MessageId!)));
-    return response;
-  }
-
-  async function enqueue(fn: (em: EntityManager) => string[] | string): Promise<string[]> {
-    let ids: string[] = [];
-    await fork().transactional(async (em) => {
-      const out = fn(em as EntityManager);
-      ids = Array.isArray(out) ? out : [out];
-    });
-    return ids;
+    return (await deliver({ fauxqs, queue }, handler, { messages, remainingMs: options.remainingMs })).response;
   }
 
   quietLogs();
   beforeAll(async () => {
-    [db, fauxqs] = await Promise.all([createTestOrm({ entities: [MarkSchema] }), Fauxqs.start()]);
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'timeouts', entities: [MarkSchema] }));
     await db.sql('create table "mark" ("id" serial primary key, "label" text not null)');
-    queue = await fauxqs.createQueue('timeouts');
     process.on('unhandledRejection', onUnhandled);
   });
   beforeEach(() => {
@@ -108,30 +88,28 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
   afterAll(async () => {
     process.off('unhandledRejection', onUnhandled);
-    await Promise.all([db.close(), fauxqs.stop()]);
-    clearTaskRegistry();
-    resetLambdaTasksConfig();
+    await stopWorkerEnvironment({ db, fauxqs });
   });
 
   it('aborts ctx.signal with SoftTimeLimitExceeded; a task that catches it cleans up and records what it chose', async () => {
-    const [id] = await enqueue((em) => cleansUp.executeOnCommit({}, { em }));
-    await run(await receiveAll(1));
+    const id = await enqueue(db, (em) => cleansUp.executeOnCommit({}, { em }));
+    await run(await receiveMessages({ fauxqs, queue }, 1));
     expect(softReason).toBeInstanceOf(SoftTimeLimitExceeded);
     expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.SUCCESS, result: 'partial' });
     expect(await marks('cleaned up')).toBe(1);
   });
 
   it('fails a task that lets SoftTimeLimitExceeded escape, like any error', async () => {
-    const [id] = await enqueue((em) => ignoresSoft.executeOnCommit({}, { em }));
-    await run(await receiveAll(1));
+    const id = await enqueue(db, (em) => ignoresSoft.executeOnCommit({}, { em }));
+    await run(await receiveMessages({ fauxqs, queue }, 1));
     const record = await getTask(fork(), id);
     expect(record).toMatchObject({ status: TaskStatus.FAILED });
     expect(record!.traceback).toMatch(/^SoftTimeLimitExceeded: Soft time limit \(1 s\) exceeded/);
   });
 
   it('stops an async task at its hard timeout: FAILED within hardTimeout + 1 s, none of its writes commit, no unhandled rejection', async () => {
-    const [id] = await enqueue((em) => hangs.executeOnCommit({ label: 'hangs' }, { em }));
-    const messages = await receiveAll(1);
+    const id = await enqueue(db, (em) => hangs.executeOnCommit({ label: 'hangs' }, { em }));
+    const messages = await receiveMessages({ fauxqs, queue }, 1);
     const started = Date.now();
     await run(messages);
     const elapsed = Date.now() - started;
@@ -147,8 +125,8 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
 
   itOnPostgres('cancels a long statement at the hard timeout (pg_sleep) and rolls back', async () => {
-    const [id] = await enqueue((em) => sleepsInSql.executeOnCommit({ label: 'sql sleeper' }, { em }));
-    const messages = await receiveAll(1);
+    const id = await enqueue(db, (em) => sleepsInSql.executeOnCommit({ label: 'sql sleeper' }, { em }));
+    const messages = await receiveMessages({ fauxqs, queue }, 1);
     const started = Date.now();
     await run(messages);
     expect(Date.now() - started).toBeLessThan(3000);
@@ -161,8 +139,8 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
 
   it('re-sends, unchanged, what no longer fits in the remaining time; runs them on the next call; the DLQ stays empty', async () => {
-    const ids = await enqueue((em) => [0, 1, 2, 3, 4].map((n) => steady.executeOnCommit({ n }, { em })));
-    const messages = await receiveAll(5);
+    const ids = await enqueue(db, (em) => [0, 1, 2, 3, 4].map((n) => steady.executeOnCommit({ n }, { em })));
+    const messages = await receiveMessages({ fauxqs, queue }, 5);
     expect(messages).toHaveLength(5);
     // hardTimeout 2 s + 10 s margin = 12 s per task; each takes ~1 s; 13.5 s left: two fit.
     const response = await run(messages, { remainingMs: 13_500 });
@@ -170,7 +148,7 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
     const statuses = await Promise.all(ids.map(async (id) => (await getTask(fork(), id))!.status));
     expect(statuses.filter((s) => s === TaskStatus.SUCCESS)).toHaveLength(2);
     expect(statuses.filter((s) => s === TaskStatus.QUEUED)).toHaveLength(3);
-    const again = await receiveAll(3);
+    const again = await receiveMessages({ fauxqs, queue }, 3);
     expect(again.map((m) => JSON.parse(m.Body!).task_id).sort()).toEqual(ids.filter((_, i) => statuses[i] === TaskStatus.QUEUED).sort());
     expect(again.map((m) => m.MessageAttributes?.[RESENDS_ATTRIBUTE]?.StringValue)).toEqual(['1', '1', '1']);
     expect(await fauxqs.count(queue.dlqUrl)).toMatchObject({ total: 0 });
@@ -180,21 +158,21 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
 
   it('records FAILED with a note, instead of looping, a task that can never fit', async () => {
-    const [id] = await enqueue((em) => huge.executeOnCommit({}, { em }));
+    const id = await enqueue(db, (em) => huge.executeOnCommit({}, { em }));
     // The worker's queue allows 300 s: a 600 s task can never run here.
     configureForQueues({ default: { ...queue } }, { sqsClient: fauxqs.client, queues: { default: { url: queue.url, maxHardTimeout: 300 } } });
-    await run(await receiveAll(1), { remainingMs: 330_000 });
+    await run(await receiveMessages({ fauxqs, queue }, 1), { remainingMs: 330_000 });
     const record = await getTask(fork(), id);
     expect(record).toMatchObject({ status: TaskStatus.FAILED });
-    expect(record!.note).toMatch(/^deadline: it can never run on this worker: .*hardTimeout: 600 s exceeds the maxHardTimeout of queue "default" \(300 s\)/);
+    expect(record!.note).toMatch(/^deadline: it can never run on this worker: its hard timeout \(600 s\) exceeds the maxHardTimeout of queue "default" \(300 s\)/);
   });
 
   it('records FAILED with a note a message re-sent three times for lack of time', async () => {
-    const [id] = await enqueue((em) => steady.executeOnCommit({ n: 9 }, { em }));
-    const [message] = await receiveAll(1);
+    const id = await enqueue(db, (em) => steady.executeOnCommit({ n: 9 }, { em }));
+    const [message] = await receiveMessages({ fauxqs, queue }, 1);
     await fauxqs.deleteMessages(queue.url, [message]);
     await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: message.Body, MessageAttributes: { [RESENDS_ATTRIBUTE]: { DataType: 'Number', StringValue: '3' } } }));
-    await run(await receiveAll(1), { remainingMs: 5_000 });
+    await run(await receiveMessages({ fauxqs, queue }, 1), { remainingMs: 5_000 });
     const record = await getTask(fork(), id);
     expect(record).toMatchObject({ status: TaskStatus.FAILED });
     expect(record!.note).toMatch(/^deadline: re-sent 3 times for lack of time/);
@@ -202,13 +180,13 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
 
   it('re-sends the rest of a batch after a hard timeout instead of running it next to the abandoned task', async () => {
-    const [stuck, ...rest] = await enqueue((em) => [hangs.executeOnCommit({ label: 'stuck' }, { em }), steady.executeOnCommit({ n: 20 }, { em }), steady.executeOnCommit({ n: 21 }, { em })]);
-    const messages = await receiveAll(3);
+    const [stuck, ...rest] = await enqueue(db, (em) => [hangs.executeOnCommit({ label: 'stuck' }, { em }), steady.executeOnCommit({ n: 20 }, { em }), steady.executeOnCommit({ n: 21 }, { em })]);
+    const messages = await receiveMessages({ fauxqs, queue }, 3);
     const ordered = [stuck, ...rest].map((id) => messages.find((m) => JSON.parse(m.Body!).task_id === id)!);
     await run(ordered);
     expect(await getTask(fork(), stuck)).toMatchObject({ status: TaskStatus.FAILED });
     for (const id of rest) expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED });
-    const again = await receiveAll(2);
+    const again = await receiveMessages({ fauxqs, queue }, 2);
     expect(again.map((m) => JSON.parse(m.Body!).task_id).sort()).toEqual([...rest].sort());
     await run(again);
     for (const id of rest) expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.SUCCESS });
@@ -217,8 +195,8 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
   });
 
   itOnPostgres('with concurrency 3, three slow tasks overlap, each in its own transaction', async () => {
-    const ids = await enqueue((em) => [1, 2, 3].map((n) => overlap.executeOnCommit({ n }, { em })));
-    const messages = await receiveAll(3);
+    const ids = await enqueue(db, (em) => [1, 2, 3].map((n) => overlap.executeOnCommit({ n }, { em })));
+    const messages = await receiveMessages({ fauxqs, queue }, 3);
     const started = Date.now();
     await run(messages, { concurrency: 3 });
     expect(Date.now() - started).toBeLessThan(1400); // one after the other would take 1.5 s

@@ -1,4 +1,3 @@
-import type { Message } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import fc from 'fast-check';
 import { z } from 'zod';
@@ -8,8 +7,9 @@ import { decodeMessageBody } from '../../src/runtime/message';
 import { type SqsBatchResponse } from '../../src/runtime/types';
 import { account } from '../support/accounting';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
-import { lambdaContext, sqsEvent, sqsRecord } from '../support/events';
-import { Fauxqs, type TestQueue } from '../support/fauxqs';
+import { deliver, deliverAll, enqueue, receiveMessages } from '../support/delivery';
+import { lambdaContext, sqsRecord } from '../support/events';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
 import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
@@ -33,38 +33,17 @@ describe(`Worker-level faults (${engine})`, () => {
   let db: TestDatabase;
   let fauxqs: Fauxqs;
   let queue: TestQueue;
-  const fork = () => db.orm.em.fork() as EntityManager;
-
-  async function deliver(handle: TaskHandler, messages: Message[]): Promise<SqsBatchResponse> {
-    const response = (await handle(sqsEvent(messages, queue.arn), lambdaContext())) as SqsBatchResponse;
-    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-    await fauxqs.deleteMessages(queue.url, messages.filter((m) => !failed.has(m.MessageId!)));
-    return response;
-  }
-
-  async function receive(count: number): Promise<Message[]> {
-    const messages: Message[] = [];
-    const deadline = Date.now() + 5000;
-    while (messages.length < count && Date.now() < deadline) {
-      messages.push(...(await fauxqs.receive(queue.url, { waitSeconds: 1, max: count - messages.length })));
-    }
-    return messages;
-  }
 
   /** What an operator's schedule does: maintenance, then the worker again, until the queue is empty. */
   async function recover(handle: TaskHandler): Promise<void> {
     await fauxqs.receive(queue.url); // a receive moves visible failed messages to the DLQ (maxReceiveCount 1)
     await handle({ lambdaTasks: 'maintenance', v: 1 }, lambdaContext());
-    for (;;) {
-      const messages = await fauxqs.receive(queue.url, { waitSeconds: 1 });
-      if (messages.length === 0) return;
-      await deliver(handle, messages);
-    }
+    await deliverAll({ fauxqs, queue }, handle);
   }
 
   quietLogs();
   beforeAll(async () => {
-    ({ db, fauxqs, queue } = await startWorkerEnvironment('faults'));
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'faults' }));
   });
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
@@ -72,13 +51,10 @@ describe(`Worker-level faults (${engine})`, () => {
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('the worker’s init throws for a whole batch: every message reaches the DLQ and the maintenance event recovers all of them', async () => {
-    const ids: string[] = [];
-    await fork().transactional(async (em) => {
-      for (let n = 0; n < 7; n++) ids.push(work.executeOnCommit({ n }, { em }));
-    });
+    const ids = await enqueue(db, (em) => Array.from({ length: 7 }, (_, n) => work.executeOnCommit({ n }, { em })));
     const broken = createHandler({ tasks: [work], ormConfig: () => { throw new Error('cannot build the ORM config'); } });
-    const messages = await receive(7);
-    const response = await deliver(broken, messages);
+    const messages = await receiveMessages({ fauxqs, queue }, 7);
+    const { response } = await deliver({ fauxqs, queue }, broken, { messages });
     expect(response.batchItemFailures).toHaveLength(7);
     expect(await fauxqs.receive(queue.url)).toEqual([]); // visible at once, so this receive redrives them
     expect((await fauxqs.count(queue.dlqUrl)).total).toBe(7);
@@ -91,16 +67,15 @@ describe(`Worker-level faults (${engine})`, () => {
     let release!: () => void;
     gate = new Promise((resolve) => (release = resolve));
     const pid = new Promise<number>((resolve) => (blockerPid = resolve));
-    const ids: string[] = [];
-    await fork().transactional(async (em) => {
-      ids.push(work.executeOnCommit({ n: 1 }, { em }));
-      ids.push(blocker.executeOnCommit({}, { em }));
-      for (let n = 2; n < 6; n++) ids.push(work.executeOnCommit({ n }, { em }));
-    });
-    const messages = await receive(6);
+    const ids = await enqueue(db, (em) => [
+      work.executeOnCommit({ n: 1 }, { em }),
+      blocker.executeOnCommit({}, { em }),
+      ...[2, 3, 4, 5].map((n) => work.executeOnCommit({ n }, { em })),
+    ]);
+    const messages = await receiveMessages({ fauxqs, queue }, 6);
     const ordered = ids.map((id) => messages.find((m) => JSON.parse(m.Body!).task_id === id)!);
     const worker = createHandler({ tasks: [work, blocker], ormConfig: () => db.orm.config.getAll() as never });
-    const delivering = deliver(worker, ordered);
+    const delivering = deliver({ fauxqs, queue }, worker, { messages: ordered });
     await db.sql('select pg_terminate_backend(?)', [await pid]);
     release();
     await delivering;

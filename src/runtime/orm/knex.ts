@@ -66,6 +66,7 @@ export const knexSeam: OrmSeam = {
 
   async init(config: Options, poolMax: number): Promise<MikroORM> {
     const pool = { ...(config as { pool?: Record<string, unknown> }).pool, max: poolMax };
-    return (await PostgreSqlMikroORM.init({ ...config, pool } as Options as Parameters<typeof PostgreSqlMikroORM.init>[0])) as unknown as MikroORM;
+    // A worker never creates a database: a mistyped name must fail, not make a new empty one.
+    return (await PostgreSqlMikroORM.init({ ...config, pool, ensureDatabase: false } as Options as Parameters<typeof PostgreSqlMikroORM.init>[0])) as unknown as MikroORM;
   },
 };

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { queryRows } from '../orm';
+import { storableText } from '../text';
 import { jsonParam } from './row';
 
 /**
@@ -19,7 +20,7 @@ export async function complete(
         set "status" = 'SUCCESS', "end_time" = clock_timestamp(), "result" = ?::jsonb, "traceback" = ?, "note" = ?
       where "id" = ? and "status" = 'RUNNING' and "attempt" = ?
       returning "id"`,
-    [jsonParam(outcome.result), outcome.traceback ?? null, outcome.note ?? null, id, attempt],
+    [jsonParam(outcome.result), storableText(outcome.traceback), storableText(outcome.note), id, attempt],
   );
   return rows.length === 1;
 }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { queryRowsOutsideTransaction } from '../orm';
+import { storableText } from '../text';
 
 /**
  * Records FAILED for a RUNNING attempt, outside the task's (rolled back) transaction.
@@ -12,7 +13,7 @@ export async function fail(em: EntityManager, id: string, attempt: number, failu
         set "status" = 'FAILED', "end_time" = clock_timestamp(), "result" = null, "traceback" = ?, "note" = ?
       where "id" = ? and "status" = 'RUNNING' and "attempt" = ?
       returning "id"`,
-    [failure.traceback, failure.note ?? null, id, attempt],
+    [storableText(failure.traceback), storableText(failure.note), id, attempt],
   );
   return rows.length === 1;
 }

@@ -5,6 +5,7 @@ import type { TaskStatus } from '../record';
 /** The fields of a row that DLQ reconciliation reads. */
 export interface RowState {
   status: TaskStatus;
+  task_name: string;
   queue: string;
   run_after: Date;
 }
@@ -14,7 +15,7 @@ export async function findRows(em: EntityManager, ids: readonly string[]): Promi
   if (ids.length === 0) return new Map();
   const rows = await queryRowsOutsideTransaction<RowState & { id: string }>(
     em,
-    'select "id", "status", "queue", "run_after" from "task_record" where "id" = any(?::uuid[])',
+    'select "id", "status", "task_name", "queue", "run_after" from "task_record" where "id" = any(?::uuid[])',
     [ids],
   );
   return new Map(rows.map((r) => [r.id, r]));

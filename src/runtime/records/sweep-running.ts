@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { queryRowsOutsideTransaction } from '../orm';
+import { storableText } from '../text';
 
 /** Marks FAILED the RUNNING rows whose start time + hard timeout + margin has passed; returns their ids and names. */
 export async function sweepRunning(em: EntityManager, marginSeconds: number, note: string): Promise<{ id: string; task_name: string }[]> {
@@ -10,6 +11,6 @@ export async function sweepRunning(em: EntityManager, marginSeconds: number, not
             "traceback" = coalesce("traceback", ?)
       where "status" = 'RUNNING' and "start_time" + make_interval(secs => "hard_timeout" + ?) < now()
       returning "id", "task_name"`,
-    [note, `LostTask: ${note}`, marginSeconds],
+    [storableText(note), storableText(`LostTask: ${note}`), marginSeconds],
   );
 }
