@@ -1,4 +1,6 @@
 // Shared pieces of the benchmarks: one JSON line per figure, the database, the scale.
+// The library's log lines are off in benchmarks (stdout carries the figures only); LAMBDA_TASKS_LOG_LEVEL=info turns them on.
+process.env.LAMBDA_TASKS_LOG_LEVEL ??= 'silent';
 import { MikroORM } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';

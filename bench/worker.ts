@@ -9,7 +9,7 @@ import { lambdaTask } from '../src/runtime/lambda-task';
 import { type SqsBatchResponse } from '../src/runtime/types';
 
 const noop = lambdaTask({ name: 'bench.noop', args: z.object({ n: z.number() }) }, async ({ n }) => n);
-console.info = process.env.BENCH_NO_LOG ? () => undefined : console.error; // the library's log lines go to stderr: stdout carries the figures
+console.info = console.error; // if LAMBDA_TASKS_LOG_LEVEL turns the library's lines on, they go to stderr: stdout carries the figures
 
 async function seed(client: Client, n: number): Promise<string[]> {
   const { rows } = await client.query<{ id: string }>(

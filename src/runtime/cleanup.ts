@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { LambdaTasksError } from './errors';
 import { lambdaTask } from './lambda-task';
 import { deleteOldTerminal } from './records/delete-old-terminal';

@@ -1,5 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { MAX_TIMEOUT_SECONDS, QUEUES_ENV } from './contract';
 import { ConfigurationError } from './errors';
 import type { QueueSettings } from './types';

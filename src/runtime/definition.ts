@@ -10,6 +10,12 @@ import type { ErrorClass } from './types';
 
 const KNOWN_OPTIONS = new Set(['name', 'args', 'softTimeout', 'hardTimeout', 'queue', 'ignoreErrors', 'retryOn', 'maxRetries', 'retryDelay', 'singleton', 'retrySingleton']);
 
+/** A schema of zod 3's classic API (`_def` without zod 4's `_zod`): zod 3.25 ships both; only `zod/v4` schemas are read. */
+function isClassicZod3Schema(schema: unknown): boolean {
+  const value = schema as { _def?: unknown; _zod?: unknown } | null;
+  return typeof value === 'object' && value !== null && value._def !== undefined && value._zod === undefined;
+}
+
 function isObjectSchema(schema: unknown): schema is TaskArgsSchema {
   const def = (schema as { _zod?: { def?: { type?: unknown; shape?: unknown } } } | null)?._zod?.def;
   return def?.type === 'object' && typeof def.shape === 'object' && def.shape !== null;
@@ -43,6 +49,9 @@ export function checkDefinition(options: LambdaTaskOptions<TaskArgsSchema>, fn: 
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new TaskDefinitionError(name, key, `unknown option; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+  }
+  if (isClassicZod3Schema(options.args)) {
+    throw new TaskDefinitionError(name, 'args', "is a classic zod 3 schema: with zod 3.25+ import { z } from 'zod/v4' (or upgrade to zod 4); cdk-lambda-tasks reads zod 4 schemas");
   }
   if (!isObjectSchema(options.args)) {
     throw new TaskDefinitionError(name, 'args', 'must be an object schema such as z.object({ userId: z.number() }): task arguments are one object');

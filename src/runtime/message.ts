@@ -1,7 +1,7 @@
 /**
  * The wire format: the SQS message body of a task, and the serialized invocation of `task.serialize()`.
  */
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { MAX_TIMEOUT_SECONDS } from './contract';
 import { asciiJson } from './text';
 import { formatZodIssues } from './zod-issues';

@@ -15,6 +15,7 @@ describe('The public API', () => {
     expect(Object.keys(runtime).sort()).toEqual([
       'ConfigurationError',
       'HardTimeLimitExceeded',
+      'IdempotencyKeyConflictError',
       'LambdaTasksError',
       'NonRetriableError',
       'SecretResolutionError',

@@ -44,6 +44,8 @@ describe('Function: lambdaTask()', () => {
     it.each<[string, Partial<LambdaTaskOptions<TaskArgsSchema>>, string, RegExp]>([
       ['a non-object schema', { args: z.string() as unknown as TaskArgsSchema }, 'args', /must be an object schema/],
       ['no schema', { args: undefined }, 'args', /must be an object schema/],
+      // The shape of a zod 3 classic schema (zod 3.25's default `zod` import): `_def`, no `_zod`.
+      ['a classic zod 3 schema', { args: { _def: { typeName: 'ZodObject', shape: () => ({}) }, shape: {} } as unknown as TaskArgsSchema }, 'args', /classic zod 3 schema: with zod 3\.25\+ import \{ z \} from 'zod\/v4'/],
       ['a bad name', { name: 'has spaces' }, 'name', /not a valid task name/],
       ['an empty name', { name: '' }, 'name', /not a valid task name/],
       ['a non-Error class in ignoreErrors', { ignoreErrors: [Date as unknown as typeof Error] }, 'ignoreErrors', /item 0 \(Date\) is not an Error class/],
