@@ -5,6 +5,7 @@
  * library raised `TypeError` and `ValueError` at decoration time); everything else
  * extends {@link LambdaTasksError}.
  */
+import { types } from 'node:util';
 
 /** Thrown when `lambdaTask(...)` is given a bad definition: a bad or conflicting name, a non-object schema, a non-Error class in `ignoreErrors`. */
 export class TaskDefinitionError extends TypeError {
@@ -180,9 +181,18 @@ function describeThrown(thrown: unknown): string {
   return typeof thrown;
 }
 
+/** Whether a value is an Error, also from another realm (vm) — never throwing, even for a hostile or revoked Proxy. */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error || types.isNativeError(value);
+  } catch {
+    return false;
+  }
+}
+
 /** Turns anything thrown into an Error; a thrown non-Error keeps at most 500 characters of its text. */
 export function toError(thrown: unknown): Error {
-  if (thrown instanceof Error) return thrown;
+  if (isError(thrown)) return thrown;
   const text = describeThrown(thrown);
   const shown = text.length > MAX_THROWN_TEXT ? `${text.slice(0, MAX_THROWN_TEXT)}… (${text.length} characters)` : text;
   return new Error(`Non-Error thrown: ${shown}`);

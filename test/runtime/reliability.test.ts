@@ -179,18 +179,24 @@ describe(`Reliability round 2 (${engine})`, () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const started = Date.now();
-    const ids = await enqueue(db, async (em) => {
-      await em.execute('select 1'); // this transaction holds one of the 4 connections
-      // Three more transactions take the rest; a fourth waits for a connection and gets this one at commit.
-      for (let i = 0; i < 4; i++) held.push(db.em.fork().transactional(async (t) => { await (t as EntityManager).execute('select 1'); await gate; }));
-      // Watched over a connection of its own: the ORM's pool has none left.
-      await waitFor(async () => (await monitor.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'")).rows[0].n >= 4);
-      return [alpha.executeOnCommit({ n: 4 }, { em })];
-    });
-    const elapsed = Date.now() - started;
-    release();
-    await Promise.all(held);
-    await monitor.end();
+    let ids: string[];
+    let elapsed: number;
+    try {
+      ids = await enqueue(db, async (em) => {
+        await em.execute('select 1'); // this transaction holds one of the 4 connections
+        // Three more transactions take the rest; a fourth waits for a connection and gets this one at commit.
+        for (let i = 0; i < 4; i++) held.push(db.em.fork().transactional(async (t) => { await (t as EntityManager).execute('select 1'); await gate; }));
+        // Watched over a connection of its own: the ORM's pool has none left.
+        await waitFor(async () => (await monitor.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'")).rows[0].n >= 4);
+        return [alpha.executeOnCommit({ n: 4 }, { em })];
+      });
+      elapsed = Date.now() - started;
+    } finally {
+      // Whatever happened, give the pool back (a failure here must not starve the tests after this one).
+      release();
+      await Promise.allSettled(held);
+      await monitor.end();
+    }
     expect(elapsed).toBeGreaterThan(4_000); // it did wait for a connection …
     expect(elapsed).toBeLessThan(20_000); // … but not for the pool's 60 s acquire timeout, and it did not reject
     expect(await statusOf(ids[0])).toBe(TaskStatus.QUEUED);
@@ -216,8 +222,13 @@ describe(`Reliability round 2 (${engine})`, () => {
       // No sqsClient given: the library's own client, with its timeouts.
       configureLambdaTasks({ queues: { default: { url: `http://127.0.0.1:${port}/000000000000/silent` } } });
       const started = Date.now();
-      const ids = await enqueue(db, (em) => [alpha.executeOnCommit({ n: 5 }, { em })]);
+      // Raced against a timer, so a commit that hangs fails the assertions below (and the finally still cleans up).
+      const ids = await Promise.race([
+        enqueue(db, (em) => [alpha.executeOnCommit({ n: 5 }, { em })]),
+        new Promise<string[]>((resolve) => setTimeout(() => resolve([]), 40_000)),
+      ]);
       const elapsed = Date.now() - started;
+      expect(ids).toHaveLength(1);
       expect(sockets.size).toBeGreaterThan(0); // the send did reach the endpoint and waited for it
       expect(elapsed).toBeGreaterThan(4_000);
       expect(elapsed).toBeLessThan(29_000); // the client's own timeouts (3 attempts of 5 s), before the outbox's 30 s send limit
@@ -334,10 +345,14 @@ describe(`Reliability round 2 (${engine})`, () => {
     url.pathname = `/${missing}`;
     const handler = createHandler({ tasks: [alpha], ormConfig: () => ({ ...db.orm.config.getAll(), clientUrl: url.toString(), dbName: missing }) as never });
     const record = sqsRecord(JSON.stringify({ task_name: 'rel.alpha', kwargs: { n: 1 } }), queue.arn);
-    const response = await handler({ Records: [record] }, lambdaContext());
-    await handler.close();
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
-    expect(await db.sql('select 1 from pg_database where datname = ?', [missing])).toEqual([]);
+    try {
+      const response = await handler({ Records: [record] }, lambdaContext());
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+      expect(await db.sql('select 1 from pg_database where datname = ?', [missing])).toEqual([]);
+    } finally {
+      await handler.close();
+      await db.sql(`drop database if exists "${missing}"`);
+    }
   });
 
   it('9h. reconciliation finds the row of a dead letter whose task_id is upper-case', async () => {

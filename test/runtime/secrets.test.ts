@@ -85,6 +85,46 @@ describe('Function: resolveSecretsIntoEnv()', () => {
     expect(error.message).toBe('LAMBDA_TASKS_SECRET_FOO: FOO is also set in the environment: set one or the other');
   });
 
+  it('names every conflicting variable and NAME, not only the first, and makes no call', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: '{"a":"1"}' });
+    const env: NodeJS.ProcessEnv = {
+      LAMBDA_TASKS_SECRET_FOO: `${ARN}:a::`,
+      FOO: 'direct',
+      LAMBDA_TASKS_SECRET_FINE: `${ARN}:a::`,
+      LAMBDA_TASKS_SECRET_BAR: `${OTHER_ARN}:a::`,
+      BAR: 'also direct',
+    };
+    const error = await failure(env);
+    // Both variables, and both names on their own (\b: not just as the tail of LAMBDA_TASKS_SECRET_FOO).
+    for (const part of [/LAMBDA_TASKS_SECRET_FOO\b/, /LAMBDA_TASKS_SECRET_BAR\b/, /\bFOO\b/, /\bBAR\b/]) expect(error.message).toMatch(part);
+    expect(error.message).toMatch(/also set in the environment/);
+    for (const part of ['LAMBDA_TASKS_SECRET_FOO', 'LAMBDA_TASKS_SECRET_BAR']) expect(error.variable).toContain(part);
+    expect(error.message).not.toContain('FINE');
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(env).toMatchObject({ FOO: 'direct', BAR: 'also direct' });
+    expect(env.FINE).toBeUndefined();
+  });
+
+  it.each(['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'])(
+    'rejects the JSON key %s when the secret does not have it, and leaves the variable unset',
+    async (key) => {
+      sm.on(GetSecretValueCommand).resolves({ SecretString: '{"password":"hunter2"}' });
+      const env: NodeJS.ProcessEnv = { LAMBDA_TASKS_SECRET_X: `${ARN}:${key}::` };
+      const error = await failure(env);
+      expect(error.message).toMatch(/^LAMBDA_TASKS_SECRET_X: /);
+      expect(error.message).toContain(`has no key "${key}"`);
+      expect(error.message).not.toContain('hunter2');
+      expect(Object.hasOwn(env, 'X')).toBe(false);
+    },
+  );
+
+  it('reads the JSON keys constructor and toString when the secret has them', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: '{"constructor":"c0","toString":"t0"}' });
+    const env: NodeJS.ProcessEnv = { LAMBDA_TASKS_SECRET_C: `${ARN}:constructor::`, LAMBDA_TASKS_SECRET_T: `${ARN}:toString::` };
+    await resolveSecretsIntoEnv({ client, env });
+    expect(env).toMatchObject({ C: 'c0', T: 't0' });
+  });
+
   it('rejects a missing JSON key without printing the secret', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: '{"password":"hunter2"}' });
     const error = await failure({ LAMBDA_TASKS_SECRET_X: `${ARN}:username::` });
