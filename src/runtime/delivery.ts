@@ -10,7 +10,7 @@ import { libraryLog } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
 import { TaskStatus } from './record';
 import { claim } from './records/claim';
-import { fail } from './records/fail';
+import { fail } from './records/end-attempt';
 import { findStatus } from './records/find-status';
 import { insertClaimed } from './records/insert-claimed';
 import { requeue } from './records/requeue';

@@ -9,7 +9,7 @@ import { libraryLog } from './logger';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
 import { insertQueued } from './records/insert-queued';
-import { markRetrying } from './records/mark-retrying';
+import { markRetrying } from './records/end-attempt';
 import { newTaskRow, type TaskRow } from './records/row';
 import type { RegisteredTask } from './registry';
 import type { TaskOutcome } from './run-task';

@@ -12,7 +12,7 @@ import { currentTransaction, stopTransaction } from './orm';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
 import { complete } from './records/complete';
-import { fail } from './records/fail';
+import { fail } from './records/end-attempt';
 import { requeue } from './records/requeue';
 import type { TaskRow } from './records/row';
 import { tryAdvisoryLock } from './records/try-advisory-lock';
