@@ -1,92 +1,38 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Connections, type IConnectable, type ISecurityGroup, type IVpc, type SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { Connections, type IConnectable, type ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Function as LambdaFunctionResource, Runtime } from 'aws-cdk-lib/aws-lambda';
-import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { assertEsbuildAvailable } from './esbuild';
+import type { LambdaTasksQueueProps } from './lambda-tasks-queue-props';
+import { grantSendTasks } from './queue-grants';
+import { validateQueueProps } from './queue-props';
 import { deriveQueueSettings } from './queue-settings';
 import { TaskQueueResources } from './task-queue-resources';
-import type { TaskSecret } from './task-secret';
-import type { TaskQueue, TaskQueueOptions } from './types';
-import { validateEnvironmentSize, validateQueueNames, validateRuntime, validateSecretNames } from './validation';
-import { MAINTENANCE_EVENT, MAINTENANCE_SCHEDULE_MINUTES, QUEUES_ENV, SECRET_ENV_PREFIX } from '../runtime/contract';
-
-/** Props of {@link LambdaTasksQueue}. */
-export interface LambdaTasksQueueProps {
-  /** The worker's entry file, which exports the handler made by `createHandler`. */
-  readonly entry: string;
-  /**
-   * The exported handler's name.
-   * @default 'handler'
-   */
-  readonly handler?: string;
-  /**
-   * The named queues, each with its own worker; must include `default`.
-   * @default { default: {} }
-   */
-  readonly queues?: Readonly<Record<string, TaskQueueOptions>>;
-  /**
-   * Environment variables filled from Secrets Manager at the worker's cold start.
-   * @default - none
-   */
-  readonly secrets?: Readonly<Record<string, TaskSecret>>;
-  /**
-   * More environment variables for every worker.
-   * @default - none
-   */
-  readonly environment?: Readonly<Record<string, string>>;
-  /**
-   * The VPC of the workers (they need NAT or VPC endpoints for SQS and Secrets Manager there).
-   * @default - not in a VPC
-   */
-  readonly vpc?: IVpc;
-  /**
-   * The workers' subnets in the VPC.
-   * @default - the VPC's private subnets
-   */
-  readonly vpcSubnets?: SubnetSelection;
-  /**
-   * The workers' security groups in the VPC.
-   * @default - one created per worker
-   */
-  readonly securityGroups?: ISecurityGroup[];
-  /**
-   * The Lambda runtime (Node.js 22 or newer).
-   * @default Runtime.NODEJS_24_X
-   */
-  readonly runtime?: Runtime;
-  /**
-   * The workers' architecture.
-   * @default Architecture.ARM_64
-   */
-  readonly architecture?: Architecture;
-  /**
-   * Bundling overrides (local esbuild; Docker is never used).
-   * @default - minified CommonJS, the AWS SDK and unused knex dialects external
-   */
-  readonly bundling?: BundlingOptions;
-  /**
-   * How long the workers' logs are kept.
-   * @default RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: RetentionDays;
-  /**
-   * Where the dead-letter and backlog alarms send their notifications.
-   * @default - alarms without actions
-   */
-  readonly alarmTopic?: ITopic;
-}
+import type { TaskQueue } from './types';
+import {
+  type NamedEnvironment,
+  validateEnvironmentNames,
+  validateEnvironmentSize,
+  validateEphemeralStorageSize,
+  validateLogging,
+  validateQueueNames,
+  validateRuntime,
+  validateSecretNames,
+} from './validation';
+import { workerBundling } from './worker-bundling';
+import { workerEnvironment } from './worker-environment';
+import { MAINTENANCE_EVENT, MAINTENANCE_SCHEDULE_MINUTES, QUEUES_ENV } from '../runtime/contract';
 
 /**
  * Queues, dead-letter queues and worker Lambdas for cdk-lambda-tasks: per named queue a standard
  * queue (SQS-managed encryption, TLS only, 1 MiB messages), its DLQ (maxReceiveCount 1, 14 days),
  * a worker bundled with local esbuild (own role and log group), an SQS event source with partial
- * batch responses, and alarms; plus the maintenance schedule for the default worker.
+ * batch responses, and alarms; plus the maintenance schedule for the default worker. Every prop and
+ * its default: docs/construct.md.
  *
  * @example
  * const tasks = new LambdaTasksQueue(stack, 'Tasks', {
@@ -105,19 +51,26 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
   /** The maintenance schedule (every 5 minutes, to the default worker). */
   public readonly maintenanceRule: Rule;
   private readonly queues: Record<string, TaskQueueResources> = {};
-  private readonly vpc?: IVpc;
+  private readonly workerConnections?: Connections;
 
   public constructor(scope: Construct, id: string, props: LambdaTasksQueueProps) {
     super(scope, id);
     const queueOptions = props.queues ?? { default: {} };
-    const environment = props.environment ?? {};
     const secrets = props.secrets ?? {};
     const runtime = props.runtime ?? Runtime.NODEJS_24_X;
+    const environments: NamedEnvironment[] = [
+      ['environment', props.environment ?? {}],
+      ...Object.entries(queueOptions).map(([name, options]): NamedEnvironment => [`queues.${name}.environment`, options.environment ?? {}]),
+    ];
     validateQueueNames(Object.keys(queueOptions));
-    validateSecretNames(Object.keys(secrets), environment);
+    environments.forEach(validateEnvironmentNames);
+    validateSecretNames(Object.keys(secrets), environments);
     validateRuntime(runtime);
+    validateLogging(props.loggingFormat, props.applicationLogLevelV2, props.systemLogLevelV2);
+    validateEphemeralStorageSize(props.ephemeralStorageSize);
+    validateQueueProps(props.queueProps, props.deadLetterQueueProps);
+    const { bundling, sourceMap } = workerBundling(props.bundling, props.sourceMap);
     assertEsbuildAvailable(this);
-    this.vpc = props.vpc;
 
     for (const [name, options] of Object.entries(queueOptions)) {
       this.queues[name] = new TaskQueueResources(this, name, {
@@ -126,33 +79,40 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
         handler: props.handler ?? 'handler',
         runtime,
         architecture: props.architecture ?? Architecture.ARM_64,
-        bundling: props.bundling,
+        bundling,
+        functionOptions: {
+          tracing: props.tracing,
+          loggingFormat: props.loggingFormat,
+          applicationLogLevelV2: props.applicationLogLevelV2,
+          systemLogLevelV2: props.systemLogLevelV2,
+          layers: props.layers,
+          ephemeralStorageSize: props.ephemeralStorageSize,
+        },
         logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
         vpc: props.vpc,
         vpcSubnets: props.vpcSubnets,
         securityGroups: props.securityGroups,
         alarmTopic: props.alarmTopic,
+        queueProps: props.queueProps,
+        deadLetterQueueProps: props.deadLetterQueueProps,
+        removalPolicy: props.removalPolicy,
       });
     }
 
     this.queueUrlsJson = Stack.of(this).toJsonString(
       Object.fromEntries(Object.entries(this.queues).map(([name, resources]) => [name, resources.queuesEnvEntry()])),
     );
-    const workerEnvironment: Record<string, string> = {
-      ...environment,
-      // In a bundle MikroORM's package-version check reads whatever package.json lies two folders up and
-      // can refuse to start; the versions are fixed at bundling time, so the check has nothing to check.
-      MIKRO_ORM_ALLOW_VERSION_MISMATCH: 'true',
-      [QUEUES_ENV]: this.queueUrlsJson,
-      ...Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [`${SECRET_ENV_PREFIX}${name}`, secret.reference()])),
-    };
-    validateEnvironmentSize(workerEnvironment);
+    for (const [name, resources] of Object.entries(this.queues)) {
+      const queue = queueOptions[name].environment ?? {};
+      const variables = workerEnvironment({ shared: props.environment ?? {}, queue, queuesJson: this.queueUrlsJson, secrets, sourceMap });
+      validateEnvironmentSize(variables);
+      for (const [key, value] of Object.entries(variables)) resources.worker.addEnvironment(key, value);
+    }
 
     const allQueues = Object.values(this.queues);
     for (const resources of allQueues) {
-      for (const [key, value] of Object.entries(workerEnvironment)) resources.worker.addEnvironment(key, value);
       // Deadline re-sends, tasks that enqueue tasks, retries: every worker sends to every queue.
-      for (const target of allQueues) target.queue.grantSendMessages(resources.worker);
+      for (const target of allQueues) grantSendTasks(target.queue, resources.worker);
       for (const secret of Object.values(secrets)) secret.grantRead(resources.worker);
     }
     const defaultQueue = this.queues.default;
@@ -163,13 +123,21 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
       schedule: Schedule.rate(Duration.minutes(MAINTENANCE_SCHEDULE_MINUTES)),
       targets: [new LambdaFunction(defaultQueue.worker, { event: RuleTargetInput.fromObject(MAINTENANCE_EVENT), retryAttempts: 0 })],
     });
+    if (props.vpc) {
+      // One object for every call of `connections`: CDK marks it while it wires a rule in both directions; a new
+      // object per call lost the mark, and CDK then tried an egress rule on each worker's allow-all-outbound group
+      // ("Ignoring Egress rule", once per worker).
+      const securityGroups = new Set<ISecurityGroup>(allQueues.flatMap((resources) => resources.worker.connections.securityGroups));
+      this.workerConnections = new Connections({ securityGroups: [...securityGroups] });
+    }
   }
 
   /** The resources of a named queue; an unknown name throws. */
   public queue(name: string): TaskQueue {
     const resources = this.queues[name];
     if (!resources) throw new Error(`LambdaTasksQueue: no queue named "${name}"; queues: ${Object.keys(this.queues).join(', ')}`);
-    return { queue: resources.queue, deadLetterQueue: resources.deadLetterQueue, worker: resources.worker };
+    const { queue, deadLetterQueue, worker, role, logGroup, deadLetterAlarm, backlogAlarm } = resources;
+    return { queue, deadLetterQueue, worker, role, logGroup, deadLetterAlarm, backlogAlarm };
   }
 
   /** The names of the queues. */
@@ -182,13 +150,16 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
    * `LAMBDA_TASKS_QUEUES` (for ECS or EC2 producers, pass `queueUrlsJson` yourself).
    */
   public grantEnqueue(grantee: IGrantable): void {
-    for (const resources of Object.values(this.queues)) resources.queue.grantSendMessages(grantee);
+    for (const resources of Object.values(this.queues)) grantSendTasks(resources.queue, grantee);
     if (grantee instanceof LambdaFunctionResource) grantee.addEnvironment(QUEUES_ENV, this.queueUrlsJson);
   }
 
-  /** The workers' security groups, to allow them into a database (`db.connections.allowDefaultPortFrom(tasks)`); throws without a VPC. */
+  /**
+   * The workers' security groups (each once), to allow them into a database
+   * (`db.connections.allowDefaultPortFrom(tasks)`); the same object on every call. Throws without a VPC.
+   */
   public get connections(): Connections {
-    if (!this.vpc) throw new Error('LambdaTasksQueue: connections needs a vpc: the workers are not in one');
-    return new Connections({ securityGroups: Object.values(this.queues).flatMap((q) => q.worker.connections.securityGroups) });
+    if (!this.workerConnections) throw new Error('LambdaTasksQueue: connections needs a vpc: the workers are not in one');
+    return this.workerConnections;
   }
 }

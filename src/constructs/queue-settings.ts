@@ -35,7 +35,8 @@ const isInt = (value: number, min: number, max: number) => Number.isInteger(valu
  * Applies a queue's defaults (hard timeout 5 minutes, batches of 10, no batching window, 2 concurrent
  * invocations, 512 MB), validates the result and derives the worker's timeout, the queue's visibility
  * timeout and the backlog alarm threshold. A pure function; each error has a fixed message naming the
- * queue and the setting. (The bounds keep the visibility timeout at most 6 × 900 + 300 s, far below
+ * queue and the setting; durations are read without rounding, so a fraction of a second gets the construct's
+ * own message rather than CDK's. (The bounds keep the visibility timeout at most 6 × 900 + 300 s, far below
  * SQS's 12 hours.)
  *
  * @example
@@ -46,9 +47,9 @@ const isInt = (value: number, min: number, max: number) => Number.isInteger(valu
  * settings.functionTimeoutSeconds; // 630
  */
 export function deriveQueueSettings(name: string, options: TaskQueueOptions): DerivedQueueSettings {
-  const hardTimeoutSeconds = options.hardTimeout?.toSeconds() ?? DEFAULT_QUEUE_HARD_TIMEOUT_SECONDS;
+  const hardTimeoutSeconds = options.hardTimeout?.toSeconds({ integral: false }) ?? DEFAULT_QUEUE_HARD_TIMEOUT_SECONDS;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const maxBatchingWindowSeconds = options.maxBatchingWindow?.toSeconds() ?? 0;
+  const maxBatchingWindowSeconds = options.maxBatchingWindow?.toSeconds({ integral: false }) ?? 0;
   const maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
   const memorySize = options.memorySize ?? DEFAULT_MEMORY_SIZE_MB;
   check(isInt(hardTimeoutSeconds, 1, MAX_QUEUE_HARD_TIMEOUT_SECONDS), `queues.${name}.hardTimeout must be a whole number of seconds from 1 to ${MAX_QUEUE_HARD_TIMEOUT_SECONDS}`);

@@ -1,20 +1,23 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, type BundlingOptions, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deadLetterQueueProps, taskQueueProps } from './queue-props';
 import type { DerivedQueueSettings } from './queue-settings';
-import { MAX_MESSAGE_BYTES } from '../runtime/contract';
 
-/** Packages the worker must not bundle: in the Lambda runtime (@aws-sdk), or knex dialects MikroORM never loads on PostgreSQL. */
-export const WORKER_EXTERNAL_MODULES = ['@aws-sdk/*', 'better-sqlite3', 'sqlite3', 'libsql', 'mariadb', 'mysql', 'mysql2', 'oracledb', 'tedious'];
+// Re-exported for modules that import it from here (bench/bundle.ts); it lives in worker-bundling.ts.
+export { WORKER_EXTERNAL_MODULES } from './worker-bundling';
+
+/** The worker's function options that the construct passes through unchanged (each `undefined` keeps Lambda's default). */
+export type WorkerFunctionOptions = Pick<NodejsFunctionProps, 'tracing' | 'loggingFormat' | 'applicationLogLevelV2' | 'systemLogLevelV2' | 'layers' | 'ephemeralStorageSize'>;
 
 /** One queue's entry in `LAMBDA_TASKS_QUEUES`, as the runtime reads it. */
 export interface QueuesEnvEntry {
@@ -38,8 +41,10 @@ export interface TaskQueueResourcesProps {
   readonly runtime: Runtime;
   /** The worker's architecture. */
   readonly architecture: Architecture;
-  /** Bundling overrides, spread over the defaults. */
-  readonly bundling?: BundlingOptions;
+  /** The bundling, from `workerBundling` (the user's options merged over the defaults). */
+  readonly bundling: BundlingOptions;
+  /** Function options passed through to the worker. */
+  readonly functionOptions: WorkerFunctionOptions;
   /** How long the worker's logs are kept. */
   readonly logRetention: RetentionDays;
   /** The worker's VPC. */
@@ -50,6 +55,12 @@ export interface TaskQueueResourcesProps {
   readonly securityGroups?: ISecurityGroup[];
   /** Where the alarms send their notifications. */
   readonly alarmTopic?: ITopic;
+  /** The user's props for the queue (checked by `validateQueueProps`). */
+  readonly queueProps?: QueueProps;
+  /** The user's props for the dead-letter queue (checked by `validateQueueProps`). */
+  readonly deadLetterQueueProps?: QueueProps;
+  /** Applied to both queues and the log group; `undefined` keeps CDK's defaults. */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** One queue: its standard queue, dead-letter queue, worker function (with its own role and log group), event source and alarms. */
@@ -75,20 +86,9 @@ export class TaskQueueResources extends Construct {
     super(scope, id);
     const settings = props.settings;
     this.settings = settings;
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
-    });
-    this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
-      visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 1 },
-    });
-    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', deadLetterQueueProps(props.deadLetterQueueProps, props.removalPolicy));
+    this.queue = new Queue(this, 'Queue', taskQueueProps(props.queueProps, props.removalPolicy, settings.visibilityTimeoutSeconds, this.deadLetterQueue));
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
     this.role = new Role(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `cdk-lambda-tasks worker of ${id}` });
     this.role.addToPrincipalPolicy(
       new PolicyStatement({ effect: Effect.ALLOW, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }),
@@ -115,13 +115,8 @@ export class TaskQueueResources extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
-      bundling: {
-        format: OutputFormat.CJS,
-        minify: true,
-        externalModules: WORKER_EXTERNAL_MODULES,
-        ...props.bundling,
-        forceDockerBundling: false,
-      },
+      ...props.functionOptions,
+      bundling: props.bundling,
     });
     this.worker.node.addDependency(this.role);
     this.worker.addEventSource(

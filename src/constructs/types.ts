@@ -3,7 +3,10 @@
  * queue and *worker* (the Lambda function that runs the tasks sent to that queue).
  */
 import type { Duration } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Role } from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 
 /** The settings of one named queue. */
@@ -33,6 +36,12 @@ export interface TaskQueueOptions {
    * @default 2
    */
   readonly maxConcurrency?: number;
+  /**
+   * More environment variables for this queue's worker only, merged over the construct's `environment`
+   * (a name set in both takes this value). The same names are refused as in `environment`.
+   * @default - only the construct's `environment`
+   */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /** One named queue's resources, as `LambdaTasksQueue.queue(name)` returns them. */
@@ -43,4 +52,12 @@ export interface TaskQueue {
   readonly deadLetterQueue: IQueue;
   /** The Lambda function that consumes the queue and runs its tasks. */
   readonly worker: NodejsFunction;
+  /** The worker's execution role (its own, with inline policies only): add statements for what the tasks call. */
+  readonly role: Role;
+  /** The worker's log group (retention from `logRetention`): for metric filters or subscriptions. */
+  readonly logGroup: LogGroup;
+  /** The alarm on the dead-letter queue holding at least one message (to `alarmTopic` when given). */
+  readonly deadLetterAlarm: Alarm;
+  /** The alarm on the oldest message waiting longer than twice the worker's timeout (to `alarmTopic` when given). */
+  readonly backlogAlarm: Alarm;
 }

@@ -1,6 +1,7 @@
-import { Token } from 'aws-cdk-lib';
-import { Runtime } from 'aws-cdk-lib/aws-lambda';
-import { QUEUE_NAME_PATTERN, SECRET_NAME_PATTERN } from '../runtime/contract';
+import { SizeRoundingBehavior, Token, type Size } from 'aws-cdk-lib';
+import { LoggingFormat, type ApplicationLogLevel, type Runtime, type SystemLogLevel } from 'aws-cdk-lib/aws-lambda';
+import { CONSTRUCT_ENVIRONMENT_NAMES } from './worker-environment';
+import { QUEUE_NAME_PATTERN, SECRET_ENV_PREFIX, SECRET_NAME_PATTERN } from '../runtime/contract';
 
 function fail(message: string): never {
   throw new Error(`LambdaTasksQueue: ${message}`);
@@ -14,12 +15,39 @@ export function validateQueueNames(names: readonly string[]): void {
   }
 }
 
-/** Checks the secret names: environment variable names that are not reserved. */
-export function validateSecretNames(names: readonly string[], environment: Readonly<Record<string, string>>): void {
+/** An environment given to the construct, named as in the props (`environment`, `queues.<name>.environment`). */
+export type NamedEnvironment = readonly [label: string, environment: Readonly<Record<string, string>>];
+
+/** Checks the secret names: environment variable names that are not reserved and not also set in an environment. */
+export function validateSecretNames(names: readonly string[], environments: readonly NamedEnvironment[]): void {
   for (const name of names) {
     if (!SECRET_NAME_PATTERN.test(name)) fail(`secret name "${name}" must be an environment variable name: upper-case letters, digits and _`);
     if (name.startsWith('AWS_') || name.startsWith('LAMBDA_')) fail(`secret name "${name}" is reserved (AWS_ and LAMBDA_ prefixes)`);
-    if (name in environment) fail(`secret name "${name}" is also set in environment: set one or the other`);
+    for (const [label, environment] of environments) {
+      if (name in environment) fail(`secret name "${name}" is also set in ${label}: set one or the other`);
+    }
+  }
+}
+
+/** Variables Lambda sets and refuses in a function's configuration. */
+const LAMBDA_RESERVED_NAMES: readonly string[] = [
+  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR',
+];
+
+/**
+ * Checks the names of an environment given to the construct (the shared one and each queue's): none of the
+ * variables the construct sets itself, none that Lambda reserves. (`NODE_OPTIONS` is allowed: with
+ * `sourceMap` the construct appends its flag.)
+ */
+export function validateEnvironmentNames([label, environment]: NamedEnvironment): void {
+  for (const name of Object.keys(environment)) {
+    if (CONSTRUCT_ENVIRONMENT_NAMES.includes(name) || name.startsWith(SECRET_ENV_PREFIX)) {
+      fail(`${label} sets "${name}", which the construct sets itself (${[...CONSTRUCT_ENVIRONMENT_NAMES, `${SECRET_ENV_PREFIX}*`].join(', ')})`);
+    }
+    if (LAMBDA_RESERVED_NAMES.includes(name)) fail(`${label} sets "${name}", which Lambda reserves`);
   }
 }
 
@@ -28,6 +56,20 @@ export function validateRuntime(runtime: Runtime): void {
   const match = /^nodejs(\d+)\.x$/.exec(runtime.name);
   if (!match) fail(`runtime must be a Node.js runtime, got ${runtime.name}`);
   if (Number(match[1]) < 22) fail(`runtime ${runtime.name} is not supported: use Runtime.NODEJS_22_X or newer (the default is Runtime.NODEJS_24_X)`);
+}
+
+/** Refuses log levels without Lambda's JSON log format: Lambda filters by level only in that format. */
+export function validateLogging(loggingFormat?: LoggingFormat, applicationLogLevel?: ApplicationLogLevel, systemLogLevel?: SystemLogLevel): void {
+  if ((applicationLogLevel !== undefined || systemLogLevel !== undefined) && loggingFormat !== LoggingFormat.JSON) {
+    fail('applicationLogLevelV2 and systemLogLevelV2 need loggingFormat: LoggingFormat.JSON (Lambda filters log levels only in its JSON format)');
+  }
+}
+
+/** Checks the workers' /tmp size: a whole number of MiB from 512 to 10240 (Lambda's range). */
+export function validateEphemeralStorageSize(size?: Size): void {
+  if (size === undefined || size.isUnresolved()) return;
+  const mebibytes = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!Number.isInteger(mebibytes) || mebibytes < 512 || mebibytes > 10_240) fail('ephemeralStorageSize must be a whole number of MiB from 512 to 10240');
 }
 
 /** Lambda's limit on the total size of a function's environment variables. */

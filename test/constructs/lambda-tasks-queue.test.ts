@@ -1,43 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Vpc } from 'aws-cdk-lib/aws-ec2';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Connections, Port, SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { actionsOf, ENTRY, parseQueuesEnv, SECRET_ARN, statementsOf, synth } from './helpers';
 import { LambdaTasksQueue, TaskSecret, type LambdaTasksQueueProps } from '../../src';
 import { parseSecretReference } from '../../src/runtime/contract';
-
-const ENTRY = path.join(__dirname, 'fixtures', 'worker.ts');
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf';
-
-function synth(props: Partial<LambdaTasksQueueProps> = {}, options: { bundle?: boolean } = {}) {
-  const app = new App({ context: options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'Stack', { env: { account: '123456789012', region: 'eu-west-1' } });
-  const tasks = new LambdaTasksQueue(stack, 'Tasks', { entry: ENTRY, ...props });
-  return { app, stack, tasks, template: Template.fromStack(stack) };
-}
 
 function twoQueues(extra: Partial<LambdaTasksQueueProps> = {}) {
   return synth({ queues: { default: {}, reports: { hardTimeout: Duration.minutes(10), memorySize: 3008, batchSize: 50, maxBatchingWindow: Duration.seconds(20), maxConcurrency: 5 } }, ...extra });
 }
-
-/** The policy statements attached to a worker's role, by the worker's logical id prefix. */
-function statementsOf(template: Template, queue: string): { Action: string | string[]; Resource: unknown }[] {
-  const policies = template.findResources('AWS::IAM::Policy');
-  const roleId = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith(`Tasks${queue}Role`))!;
-  return Object.values(policies)
-    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-/** A `LAMBDA_TASKS_QUEUES` value as synthesized (`Fn::Join`), parsed, each deploy-time value (a `Ref`) replaced by its logical id. */
-function parseQueuesEnv(joined: { 'Fn::Join': [string, (string | { Ref: string })[]] }): unknown {
-  return JSON.parse(joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : part.Ref)).join(''));
-}
-
-const actionsOf = (statements: { Action: string | string[] }[]) => [...new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])))].sort();
 
 describe('LambdaTasksQueue defaults', () => {
   const { template } = synth();
@@ -221,12 +196,57 @@ describe('LambdaTasksQueue overrides', () => {
     expect(statements).toHaveLength(2);
   });
 
-  it('queue(name) returns that queue\'s queue, dead-letter queue and worker; queueNames lists the queues', () => {
+  it('queue(name) returns that queue\'s queue, dead-letter queue, worker, role, log group and both alarms; queueNames lists the queues', () => {
     const { tasks } = twoQueues();
-    expect(tasks.queue('reports').deadLetterQueue.node.path).toBe('Stack/Tasks/reports/DeadLetterQueue');
-    expect(tasks.queue('reports').queue.node.path).toBe('Stack/Tasks/reports/Queue');
-    expect(tasks.queue('reports').worker.node.path).toBe('Stack/Tasks/reports/Worker');
+    const reports = tasks.queue('reports');
+    expect(reports.deadLetterQueue.node.path).toBe('Stack/Tasks/reports/DeadLetterQueue');
+    expect(reports.queue.node.path).toBe('Stack/Tasks/reports/Queue');
+    expect(reports.worker.node.path).toBe('Stack/Tasks/reports/Worker');
+    expect(reports.role.node.path).toBe('Stack/Tasks/reports/Role');
+    expect(reports.worker.role).toBe(reports.role);
+    expect(reports.logGroup.node.path).toBe('Stack/Tasks/reports/Logs');
+    expect(reports.deadLetterAlarm.node.path).toBe('Stack/Tasks/reports/DeadLetterAlarm');
+    expect(reports.backlogAlarm.node.path).toBe('Stack/Tasks/reports/BacklogAlarm');
     expect(tasks.queueNames).toEqual(['default', 'reports']);
+  });
+
+  it('lets a user add an action to an alarm returned by queue(name)', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Stack');
+    const tasks = new LambdaTasksQueue(stack, 'Tasks', { entry: ENTRY });
+    tasks.queue('default').deadLetterAlarm.addAlarmAction({ bind: () => ({ alarmActionArn: 'arn:aws:sns:eu-west-1:123456789012:pager' }) });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:pager'] });
+  });
+
+  it('returns one connections object on every call, holding each worker security group once', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Stack');
+    const vpc = new Vpc(stack, 'Vpc', { maxAzs: 2 });
+    const shared = new SecurityGroup(stack, 'Workers', { vpc });
+    const tasks = new LambdaTasksQueue(stack, 'Tasks', { entry: ENTRY, vpc, securityGroups: [shared], queues: { default: {}, reports: {} } });
+    expect(tasks.connections).toBe(tasks.connections);
+    expect(tasks.connections.securityGroups).toEqual([shared]);
+  });
+
+  it('allows the workers into a database with one ingress rule per worker and no "Ignoring Egress rule" warning', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Stack');
+    const vpc = new Vpc(stack, 'Vpc', { maxAzs: 2 });
+    const tasks = new LambdaTasksQueue(stack, 'Tasks', { entry: ENTRY, vpc, queues: { default: {}, reports: {} } });
+    const db = new Connections({ securityGroups: [new SecurityGroup(stack, 'Db', { vpc })], defaultPort: Port.tcp(5432) });
+
+    // Act
+    db.allowDefaultPortFrom(tasks);
+
+    // Assess
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Ignoring Egress rule'))).toEqual([]);
+    const ingress = Object.values(Template.fromStack(stack).findResources('AWS::EC2::SecurityGroupIngress'));
+    expect(ingress.map((rule) => rule.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([
+      expect.stringMatching(/^TasksdefaultWorkerSecurityGroup/),
+      expect.stringMatching(/^TasksreportsWorkerSecurityGroup/),
+    ]);
+    for (const rule of ingress) expect(rule.Properties).toMatchObject({ FromPort: 5432, ToPort: 5432 });
   });
 
   it('connections throws without a VPC', () => {
@@ -241,6 +261,8 @@ describe('LambdaTasksQueue validation', () => {
     ['a bad queue name', { queues: { 'default': {}, 'no spaces': {} } }, 'LambdaTasksQueue: queue name "no spaces" must be 1 to 40 letters, digits, _ or -'],
     ['a hard timeout above 870 s', { queues: { default: { hardTimeout: Duration.seconds(871) } } }, 'LambdaTasksQueue: queues.default.hardTimeout must be a whole number of seconds from 1 to 870'],
     ['a hard timeout of 0', { queues: { default: { hardTimeout: Duration.seconds(0) } } }, 'LambdaTasksQueue: queues.default.hardTimeout must be a whole number of seconds from 1 to 870'],
+    ['a hard timeout of 1.5 s', { queues: { default: { hardTimeout: Duration.millis(1500) } } }, 'LambdaTasksQueue: queues.default.hardTimeout must be a whole number of seconds from 1 to 870'],
+    ['a batching window of 1.5 s', { queues: { default: { maxBatchingWindow: Duration.millis(1500) } } }, 'LambdaTasksQueue: queues.default.maxBatchingWindow must be a whole number of seconds from 0 to 300'],
     ['a batch above 10 without a window', { queues: { default: { batchSize: 20 } } }, 'LambdaTasksQueue: queues.default.batchSize above 10 needs a maxBatchingWindow of at least 1 second'],
     ['a maxConcurrency of 1', { queues: { default: { maxConcurrency: 1 } } }, 'LambdaTasksQueue: queues.default.maxConcurrency must be from 2 to 1000'],
     ['a bad secret name', { secrets: { 'db-password': TaskSecret.fromSecret(Secret.fromSecretCompleteArn(new Stack(), 'S', SECRET_ARN), 'p') } }, 'LambdaTasksQueue: secret name "db-password" must be an environment variable name: upper-case letters, digits and _'],

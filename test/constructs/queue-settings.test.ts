@@ -71,6 +71,10 @@ describe('Function: deriveQueueSettings()', () => {
       expect(settings).toMatchObject({ functionTimeoutSeconds: 31, visibilityTimeoutSeconds: 186, oldestMessageAlarmSeconds: 62 });
     });
 
+    it('accepts a hard timeout given in milliseconds when it is a whole number of seconds', () => {
+      expect(deriveQueueSettings('q', { hardTimeout: Duration.millis(2000) }).hardTimeoutSeconds).toBe(2);
+    });
+
     it('accepts a batch above 10 with a batching window of 1 s', () => {
       expect(deriveQueueSettings('q', { batchSize: 11, maxBatchingWindow: Duration.seconds(1) }).batchSize).toBe(11);
     });
@@ -80,6 +84,8 @@ describe('Function: deriveQueueSettings()', () => {
     it.each<[string, TaskQueueOptions, string]>([
       ['a hard timeout of 871 s', { hardTimeout: Duration.seconds(871) }, 'queues.q.hardTimeout must be a whole number of seconds from 1 to 870'],
       ['a hard timeout of 0 s', { hardTimeout: Duration.seconds(0) }, 'queues.q.hardTimeout must be a whole number of seconds from 1 to 870'],
+      ['a hard timeout of 1.5 s', { hardTimeout: Duration.millis(1500) }, 'queues.q.hardTimeout must be a whole number of seconds from 1 to 870'],
+      ['a batching window of 0.5 s', { maxBatchingWindow: Duration.millis(500) }, 'queues.q.maxBatchingWindow must be a whole number of seconds from 0 to 300'],
       ['a batch size of 0', { batchSize: 0 }, 'queues.q.batchSize must be from 1 to 10000'],
       ['a batch size of 10001', { batchSize: 10_001, maxBatchingWindow: Duration.seconds(1) }, 'queues.q.batchSize must be from 1 to 10000'],
       ['a batching window of 301 s', { maxBatchingWindow: Duration.seconds(301) }, 'queues.q.maxBatchingWindow must be a whole number of seconds from 0 to 300'],
