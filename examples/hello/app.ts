@@ -14,6 +14,7 @@ import {
   getTask,
   LambdaTasksError,
   TaskRecord,
+  TaskStatus,
   withLambdaTasks,
   type LambdaTasksOptions,
 } from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
@@ -59,6 +60,20 @@ export function helloOrmConfig(databaseUrl: string | undefined): Options {
   ) as Options;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** "1", "true", "yes" and "on" are true; anything else (including "0") is false. */
+function isTrue(value: string | null): boolean {
+  return value !== null && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
+}
+
+/** Why a text from the query string cannot be stored (too long, U+0000, a lone surrogate), or null. */
+function textFault(value: string, maxLength: number): string | null {
+  if (value.length === 0 || value.length > maxLength) return `must be 1 to ${maxLength} characters`;
+  if (/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) return 'must not contain U+0000 or lone surrogates';
+  return null;
+}
+
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(body);
@@ -94,16 +109,21 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
 
   async function trigger(url: URL, res: ServerResponse): Promise<void> {
     const name = url.searchParams.get('name') ?? 'World';
-    const which = (url.searchParams.get('task') ?? 'sayHello') as ExampleTaskName;
-    const task = exampleTasks[which];
-    if (!task) return sendJson(res, 400, { error: `unknown task "${which}"; use one of ${Object.keys(exampleTasks).join(', ')}` });
+    const nameFault = textFault(name, 100);
+    if (nameFault) return sendJson(res, 400, { error: `name ${nameFault}` });
+    const which = url.searchParams.get('task') ?? 'sayHello';
+    // Own keys only: "constructor", "__proto__" or "toString" are not tasks.
+    if (!Object.hasOwn(exampleTasks, which)) {
+      return sendJson(res, 400, { error: `task: unknown task; use one of ${Object.keys(exampleTasks).join(', ')}` });
+    }
+    const task = exampleTasks[which as ExampleTaskName];
     let taskId = '';
     // The app row and the task record commit together; the task runs (or is sent) after the commit.
     await orm.em.fork().transactional(async (em) => {
+      taskId = task.executeOnCommit({ name }, { em }); // validates first: nothing is written when it throws
       em.persist(Object.assign(new Visit(), { name, createdAt: new Date() }));
-      taskId = task.executeOnCommit({ name }, { em });
     });
-    if (url.searchParams.get('redirect')) return send(res, 303, 'text/plain', 'See Other', { location: `/tasks/${taskId}` });
+    if (isTrue(url.searchParams.get('redirect'))) return send(res, 303, 'text/plain', 'See Other', { location: `/tasks/${taskId}` });
     const record = await getTask(orm.em, taskId);
     return sendJson(res, 202, { taskId, status: record?.status, api: `/api/tasks/${taskId}`, page: `/tasks/${taskId}` });
   }
@@ -112,22 +132,27 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET') return sendJson(res, 405, { error: 'GET only' });
     if (url.pathname === '/trigger') return trigger(url, res);
-    const api = url.pathname.match(/^\/api\/tasks\/([0-9a-f-]{36})$/);
+    const api = url.pathname.match(/^\/api\/tasks\/([^/]+)$/);
     if (api) {
-      const record = await getTask(orm.em, api[1]);
+      if (!UUID.test(api[1])) return sendJson(res, 400, { error: 'the task id must be a UUID, e.g. /api/tasks/3f2c6d1e-0b7a-4c1e-9f7d-2a1b3c4d5e6f' });
+      const record = await getTask(orm.em, api[1].toLowerCase());
       return record ? sendJson(res, 200, record) : sendJson(res, 404, { error: 'no such task' });
     }
-    const detail = url.pathname.match(/^\/tasks\/([0-9a-f-]{36})$/);
+    const detail = url.pathname.match(/^\/tasks\/([^/]+)$/);
     if (detail) {
-      const record = await getTask(orm.em, detail[1]);
+      if (!UUID.test(detail[1])) return sendHtml(res, 400, '<p>The task id must be a UUID. <a href="/">All tasks</a></p>');
+      const record = await getTask(orm.em, detail[1].toLowerCase());
       return record ? sendHtml(res, 200, renderTaskDetail(record, mode)) : sendHtml(res, 404, `<p>No task ${escapeHtml(detail[1])}. <a href="/">All tasks</a></p>`);
     }
     if (url.pathname === '/') {
       const status = url.searchParams.get('status') || undefined;
       const taskName = url.searchParams.get('task') || undefined;
+      const names = Object.values(exampleTasks).map((t) => t.name);
+      // Filters are checked against the known values before they reach a query.
+      if (status && !(Object.values(TaskStatus) as string[]).includes(status)) return sendJson(res, 400, { error: `status: use one of ${Object.values(TaskStatus).join(', ')}` });
+      if (taskName && !names.includes(taskName)) return sendJson(res, 400, { error: `task: use one of ${names.join(', ')}` });
       const em = orm.em.fork();
       const records = await em.find(TaskRecord, { ...(status ? { status: status as TaskRecord['status'] } : {}), ...(taskName ? { taskName } : {}) }, { orderBy: { enqueuedAt: 'desc' }, limit: 200 });
-      const names = Object.values(exampleTasks).map((t) => t.name);
       return sendHtml(res, 200, renderTaskList(records, { status, taskName }, names, mode));
     }
     return sendJson(res, 404, { error: 'not found' });
@@ -135,9 +160,11 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
 
   const server: Server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
-      const status = error instanceof LambdaTasksError ? 400 : 500;
-      if (status === 500) console.error(error);
-      if (!res.headersSent) sendJson(res, status, { error: (error as Error).message });
+      // A library validation error says what is wrong with the input (never a value or SQL); anything else
+      // is logged here and answered without details: no response carries SQL or a stack.
+      const invalid = error instanceof LambdaTasksError;
+      if (!invalid) console.error(error);
+      if (!res.headersSent) sendJson(res, invalid ? 400 : 500, { error: invalid ? (error as Error).message : 'internal error (logged on the server)' });
     });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 3000, '127.0.0.1', resolve));

@@ -61,6 +61,12 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
         args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       });
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      // Hostile input first: each is a 400 in the browser too, and the page still works afterwards.
+      for (const bad of ['/trigger?task=constructor', '/trigger?name=a%00b', `/api/tasks/${'-'.repeat(36)}`, '/?task=a;b']) {
+        const response = await page.goto(`${example.url}${bad}`);
+        expect(response?.status()).toBe(400);
+        expect(await page.content()).not.toMatch(/task_record|\n\s+at /);
+      }
       await page.goto(example.url);
       await page.fill('input[name="name"]', 'Browser');
       await page.selectOption('select[name="task"]', 'failsOnPurpose');

@@ -71,7 +71,38 @@ describe(`The hello example (${engine}, eager mode)`, () => {
     expect(redirect.headers.get('location')).toMatch(/^\/tasks\/[0-9a-f-]{36}$/);
     const bad = await get('/trigger?name=');
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toMatch(/Task "hello.sayHello": args: name: /);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/^name must be 1 to 100 characters/);
     expect((await get('/api/tasks/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  });
+
+  it.each<[string, string, number, RegExp]>([
+    ['a task name that is an Object.prototype key', '/trigger?task=constructor', 400, /^task: unknown task; use one of sayHello/],
+    ['__proto__ as the task', '/trigger?task=__proto__', 400, /^task: unknown task/],
+    ['toString as the task', '/trigger?task=toString', 400, /^task: unknown task/],
+    ['a name over the column length', `/trigger?name=${'x'.repeat(101)}`, 400, /^name must be 1 to 100 characters/],
+    ['a name with a NUL byte', '/trigger?name=a%00b', 400, /^name must not contain U\+0000/],
+    ['an id of 36 dashes (API)', `/api/tasks/${'-'.repeat(36)}`, 400, /^the task id must be a UUID/],
+    ['an id that is not a UUID (API)', '/api/tasks/1%27%20or%201=1', 400, /^the task id must be a UUID/],
+    ['a filter with a semicolon', '/?task=a;b', 400, /^task: use one of hello\.sayHello/],
+    ['an unknown status filter', '/?status=DONE;DROP', 400, /^status: use one of QUEUED/],
+  ])('answers %s (%s) with a %i that says what is wrong, and no SQL or stack', async (_what, path, status, error) => {
+    const response = await get(path);
+    expect(response.status).toBe(status);
+    const body = await response.text();
+    expect((JSON.parse(body) as { error: string }).error).toMatch(error);
+    expect(body).not.toMatch(/insert into|select |task_record|\n\s+at /i);
+  });
+
+  it('finds a task by an upper-case id, does not redirect on redirect=0, and still serves the page after bad input', async () => {
+    const created = (await (await get('/trigger?name=Erin')).json()) as { taskId: string };
+    const upper = await get(`/api/tasks/${created.taskId.toUpperCase()}`);
+    expect(upper.status).toBe(200);
+    expect(((await upper.json()) as { id: string }).id).toBe(created.taskId);
+    expect((await get('/tasks/' + '-'.repeat(36))).status).toBe(400);
+    const noRedirect = await get('/trigger?name=Fay&redirect=0');
+    expect(noRedirect.status).toBe(202);
+    const page = await get('/');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Erin');
   });
 });
