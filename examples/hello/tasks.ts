@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Greeting } from './entities';
 import { lambdaTask } from '../../src/runtime'; // in your app: 'cdk-lambda-tasks/runtime'
 
-/** Greets someone and stores the greeting: the seed example's task. */
+/** Greets someone and stores the greeting: the example task of django-lambda-tasks. */
 export const sayHello = lambdaTask(
   { name: 'hello.sayHello', args: z.object({ name: z.string().min(1).max(100) }) },
   async ({ name }, ctx) => {

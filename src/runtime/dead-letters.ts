@@ -35,7 +35,7 @@ export interface ReconcileResult {
  * Reads the dead-letter queues and settles what it can: a message whose row is still QUEUED (it
  * reached the DLQ without being run: a throttled or failed invocation) is re-sent to its queue and
  * deleted; one whose row is terminal is deleted. Malformed messages, unknown tasks, messages without
- * a row, and rows still RUNNING are kept for a person (see the README's runbook) and counted in one log line.
+ * a row, and rows still RUNNING are kept for a person (see docs/dead-letter-queues.md) and counted in one log line.
  */
 export async function reconcileDeadLetters(options: ReconcileOptions): Promise<ReconcileResult> {
   const { queues } = getLambdaTasksConfig();

@@ -1,8 +1,8 @@
 /**
  * Errors thrown by cdk-lambda-tasks.
  *
- * Definition-time errors extend the built-in `TypeError` and `RangeError` (the seed
- * library raised `TypeError` and `ValueError` at decoration time); everything else
+ * Definition-time errors extend the built-in `TypeError` and `RangeError` (the Python
+ * library django-lambda-tasks raised `TypeError` and `ValueError` at decoration time); everything else
  * extends {@link LambdaTasksError}.
  */
 import { types } from 'node:util';

@@ -6,7 +6,7 @@ import type { LambdaTask, TaskArgsSchema } from './task-types';
 import { formatZodIssues } from './zod-issues';
 
 /**
- * A validated serialized invocation (the seed's `SQSLambdaTask`): parse the JSON that
+ * A validated serialized invocation (django-lambda-tasks' `SQSLambdaTask`): parse the JSON that
  * `task.serialize()` returned and enqueue it later.
  *
  * @example

@@ -11,7 +11,7 @@ const kwargsSchema = z.record(z.string(), z.unknown());
 
 /**
  * The SQS message body: `{ "task_id": "<uuid>", "task_name": "…", "kwargs": { … } }`.
- * `task_id` is the record's id; a body without it (the seed's format, from another producer) is accepted.
+ * `task_id` is the record's id; a body without it (django-lambda-tasks' format, from another producer) is accepted.
  */
 export const messageBodySchema = z.object({
   task_id: z.uuid().transform((id) => id.toLowerCase()).optional(),
@@ -48,7 +48,7 @@ export function messageBytes(text: string): number {
 }
 
 /**
- * A serialized invocation, as `task.serialize()` returns it (the seed's format):
+ * A serialized invocation, as `task.serialize()` returns it (django-lambda-tasks' format):
  * `{ "message": { "task_name", "kwargs" }, "delay": 0, "queue": "default" }`.
  */
 export const serializedInvocationSchema = z.strictObject({
