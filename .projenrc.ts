@@ -35,6 +35,9 @@ const project = new typescript.TypeScriptProject({
       noUnusedParameters: true,
       noImplicitReturns: true,
       noFallthroughCasesInSwitch: true,
+      // The published JavaScript carries no source maps (they doubled the unpacked size).
+      inlineSourceMap: false,
+      inlineSources: false,
     },
   },
   tsconfigDev: {
@@ -105,7 +108,8 @@ const project = new typescript.TypeScriptProject({
   },
   prettier: false,
   gitignore: ['.docgen/', 'cdk.out/', '*.tsbuildinfo', '/.tmp/'],
-  npmIgnoreOptions: { ignorePatterns: ['/integ/', '/examples/', '/bench/', '/.ci/'] },
+  // What is published is an allow-list ("files" below), not a deny-list.
+  npmignoreEnabled: false,
 });
 
 // Long plain-English test titles and SQL read better on one line.
@@ -114,13 +118,18 @@ project.eslint?.addRules({
 });
 
 // Package shape: runtime subpaths, with typesVersions for moduleResolution "node".
+// Package shape: conditional exports (ES module build for `import`, CommonJS for `require`, one set of
+// declarations), with typesVersions for moduleResolution "node".
+const entry = (cjs: string, esm: string) => ({ types: `./lib/${cjs}.d.ts`, import: `./lib/esm/${esm}.mjs`, require: `./lib/${cjs}.js` });
 project.package.addField('exports', {
-  '.': { types: './lib/index.d.ts', default: './lib/index.js' },
-  './runtime': { types: './lib/runtime/index.d.ts', default: './lib/runtime/index.js' },
-  './runtime/testing': { types: './lib/runtime/testing.d.ts', default: './lib/runtime/testing.js' },
-  './runtime/migrations': { types: './lib/runtime/migrations.d.ts', default: './lib/runtime/migrations.js' },
+  '.': entry('index', 'index'),
+  './runtime': entry('runtime/index', 'runtime/index'),
+  './runtime/testing': entry('runtime/testing', 'runtime/testing'),
+  './runtime/migrations': entry('runtime/migrations', 'runtime/migrations'),
   './package.json': './package.json',
 });
+project.package.addField('files', ['lib/**/*.js', 'lib/**/*.mjs', 'lib/**/*.d.ts', 'API.md', 'docs/**/*.md', '!docs/dev/**']);
+project.postCompileTask.exec('node scripts/build-esm.mjs lib');
 project.package.addField('typesVersions', {
   '*': {
     'runtime': ['lib/runtime/index.d.ts'],
