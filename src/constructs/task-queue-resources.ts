@@ -1,5 +1,5 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -12,6 +12,7 @@ import { Queue, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { deadLetterQueueProps, taskQueueProps } from './queue-props';
 import type { DerivedQueueSettings } from './queue-settings';
+import { MAINTENANCE_SCHEDULE_MINUTES } from '../runtime/contract';
 
 // Re-exported for modules that import it from here (bench/bundle.ts); it lives in worker-bundling.ts.
 export { WORKER_EXTERNAL_MODULES } from './worker-bundling';
@@ -127,11 +128,22 @@ export class TaskQueueResources extends Construct {
         maxConcurrency: settings.maxConcurrency,
       }),
     );
+    // Reconciliation settles a recoverable dead letter at the next maintenance tick (every 5 minutes); what is
+    // still there — visible or held by reconciliation's receive — for three maintenance periods needs a person.
+    const period = Duration.minutes(MAINTENANCE_SCHEDULE_MINUTES);
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `Messages in the ${id} dead-letter queue: see the cdk-lambda-tasks DLQ runbook`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      alarmDescription: `Messages stay in the ${id} dead-letter queue that reconciliation cannot settle: see docs/dead-letter-queues.md`,
+      metric: new MathExpression({
+        expression: 'visible + held',
+        usingMetrics: {
+          visible: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Minimum' }),
+          held: this.deadLetterQueue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Minimum' }),
+        },
+        label: 'Dead letters (visible + in flight)',
+        period,
+      }),
       threshold: 1,
-      evaluationPeriods: 1,
+      evaluationPeriods: 3,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });

@@ -69,8 +69,17 @@ describe('LambdaTasksQueue defaults', () => {
     });
   });
 
-  it('alarms on the DLQ holding a message and on the oldest message waiting over twice the worker timeout', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+  it('alarms on dead letters that stay for three maintenance periods (what reconciliation cannot settle) and on the oldest message waiting over twice the worker timeout', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      EvaluationPeriods: 3,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'visible + held' }),
+        Match.objectLike({ Id: 'visible', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesVisible' }), Stat: 'Minimum', Period: 300 }) }),
+        Match.objectLike({ Id: 'held', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesNotVisible' }), Stat: 'Minimum', Period: 300 }) }),
+      ]),
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 660, ComparisonOperator: 'GreaterThanThreshold' });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms).toHaveLength(2);
@@ -215,7 +224,7 @@ describe('LambdaTasksQueue overrides', () => {
     const stack = new Stack(app, 'Stack');
     const tasks = new LambdaTasksQueue(stack, 'Tasks', { entry: ENTRY });
     tasks.queue('default').deadLetterAlarm.addAlarmAction({ bind: () => ({ alarmActionArn: 'arn:aws:sns:eu-west-1:123456789012:pager' }) });
-    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:pager'] });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', { EvaluationPeriods: 3, AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:pager'] });
   });
 
   it('returns one connections object on every call, holding each worker security group once', () => {
