@@ -180,7 +180,7 @@ project.addTask('example', {
 
 project.addTask('bench', {
   description: 'Run the benchmarks (needs DATABASE_URL): one JSON line per figure',
-  steps: ['enqueue', 'worker', 'dispatch', 'bundle'].map((name) => ({ exec: `ts-node --transpile-only --project tsconfig.dev.json bench/${name}.ts` })),
+  steps: ['enqueue', 'worker', 'dispatch', 'bundle', 'source-maps'].map((name) => ({ exec: `ts-node --transpile-only --project tsconfig.dev.json bench/${name}.ts` })),
 });
 
 project.synth();

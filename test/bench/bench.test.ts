@@ -21,7 +21,7 @@ function runBench(name: string): { name: string; value: number; unit: string; ba
 const itWithDatabase = engine === 'postgres' ? it : it.skip;
 
 describe('The benchmarks run and print valid JSON figures at a tiny size', () => {
-  it.each([['dispatch', 'dispatch.messages_per_second']])('%s', (name, figure) => {
+  it.each([['dispatch', 'dispatch.messages_per_second'], ['source-maps', 'coldstart.source_maps.load']])('%s', (name, figure) => {
     const figures = runBench(name);
     expect(figures.map((f) => f.name)).toContain(figure);
     for (const f of figures) expect(Object.keys(f)).toEqual(['name', 'value', 'unit', 'baseline', 'ratio']);
