@@ -62,7 +62,8 @@ export class Fauxqs {
     resolveLocalhostSubdomains();
     const port = await freePort();
     const cli = path.resolve(__dirname, '../../node_modules/fauxqs/dist/cli.js'); // ESM-only: run as a child process
-    const child = spawn(process.execPath, [cli], {
+    // fauxqs listens on every interface; the preload keeps it on 127.0.0.1.
+    const child = spawn(process.execPath, ['--require', path.join(__dirname, 'loopback-only.cjs'), cli], {
       env: { ...process.env, FAUXQS_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

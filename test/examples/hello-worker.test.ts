@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { chromium, type Browser } from 'playwright-core';
@@ -49,6 +49,16 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
     const dead = await fauxqs.drain(queue.dlqUrl);
     expect(dead.map((m) => m.Body)).toEqual(['not a task']);
     expect(Date.now()).toBeLessThan(deadline); // visibility 0 on failure: no 30 s wait for the redrive
+  });
+
+  const linuxIt = existsSync('/proc/net/tcp') ? it : it.skip;
+  linuxIt('keeps its local SQS server on 127.0.0.1, not on every interface', () => {
+    const port = Number(new URL(example.sqs!.fauxqs.endpoint).port);
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    // Listening sockets (state 0A) on that port, by local address, from the kernel's tables.
+    const listening = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+      readFileSync(table, 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f.length > 3 && f[3] === '0A' && f[1].endsWith(`:${hexPort}`)).map((f) => f[1].split(':')[0]));
+    expect(listening).toEqual(['0100007F']); // 127.0.0.1, and nothing on 0.0.0.0 or ::
   });
 
   const browserIt = existsSync(CHROMIUM) ? it : it.skip;
