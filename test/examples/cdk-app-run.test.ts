@@ -44,9 +44,14 @@ describe('The example CDK app, run as deployed (PostgreSQL, fauxqs)', () => {
     expect(environmentNames('Api')).toEqual(['DB_HOST', 'DB_NAME', 'DB_PORT', 'LAMBDA_TASKS_QUEUES', 'LAMBDA_TASKS_SECRET_DB_PASSWORD', 'LAMBDA_TASKS_SECRET_DB_USER']);
     const database = new URL(env.db.url!);
     // Values a deployment would resolve, pointed at this machine; the secret itself comes from Secrets Manager (mocked).
-    secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({
-      SecretString: JSON.stringify({ username: decodeURIComponent(database.username), password: decodeURIComponent(database.password), host: database.hostname, port: Number(database.port), dbname: database.pathname.slice(1) }),
-    });
+    const secretValue = {
+      username: decodeURIComponent(database.username),
+      password: decodeURIComponent(database.password),
+      host: database.hostname,
+      port: Number(database.port),
+      dbname: database.pathname.slice(1),
+    };
+    secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: JSON.stringify(secretValue) });
     for (const name of ['DB_USER', 'DB_PASSWORD', 'DB_HOST', 'DB_PORT', 'DB_NAME']) delete process.env[name];
     Object.assign(process.env, {
       DB_HOST: database.hostname,
