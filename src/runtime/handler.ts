@@ -126,7 +126,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
       try {
         const result = await executeDelivery(em.fork(), record, {
           runOptions: { enforceTimeouts: true },
-          beforeRun: (task, row) => beforeRun(record, context.getRemainingTimeInMillis(), stopped)(task, row),
+          beforeRun: (task, row) => beforeRun(task, row, record, context.getRemainingTimeInMillis(), stopped),
         });
         if (result.kind === 'unprocessed') failed.push(record);
         else if (result.hardTimedOut) stopped = true;
@@ -151,18 +151,16 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
  * The worker's check between claim and run: the deadline rule (`decideDeadline`, on the row's stored hard
  * timeout) turned into run, fail, or re-send the message unchanged with its re-send count + 1.
  */
-function beforeRun(record: SqsRecordLike, remainingMs: number, stopped: boolean) {
-  return (task: RegisteredTask, row: TaskRow): BeforeRun => {
-    const decision = decideDeadline(task, row, record, remainingMs, stopped);
-    if (decision.action !== 'resend') return decision;
-    return {
-      action: 'resend',
-      send: async () => {
-        await resendMessage(queueUrlOfArn(record.eventSourceARN), record.body, record.messageAttributes, decision.resends);
-        libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
-          taskId: row.id, taskName: task.name, resends: decision.resends, remainingMs, neededMs: decision.neededMs,
-        });
-      },
-    };
+function beforeRun(task: RegisteredTask, row: TaskRow, record: SqsRecordLike, remainingMs: number, stopped: boolean): BeforeRun {
+  const decision = decideDeadline(task, row, record, remainingMs, stopped);
+  if (decision.action !== 'resend') return decision;
+  return {
+    action: 'resend',
+    send: async () => {
+      await resendMessage(queueUrlOfArn(record.eventSourceARN), record.body, record.messageAttributes, decision.resends);
+      libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
+        taskId: row.id, taskName: task.name, resends: decision.resends, remainingMs, neededMs: decision.neededMs,
+      });
+    },
   };
 }

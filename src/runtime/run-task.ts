@@ -89,7 +89,8 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   let transaction: unknown;
   let thrown: Error | undefined;
   let settled = false;
-  const work = own.fork().transactional(async (tem) => {
+  // `own` carries no transaction (unlike an eager-mode commit hook's em), so this starts a new one, not a savepoint.
+  const work = own.transactional(async (tem) => {
     transaction = currentTransaction(tem);
     if (task.singletonKey && !(await tryAdvisoryLock(tem, task.singletonKey(output)))) throw new SingletonBusy();
     const ctx: TaskContext = { em: tem, taskId: row.id, rootId: row.root_id, taskName: task.name, attempt: row.attempt, signal: controller.signal, logger: taskLogger };
