@@ -6,7 +6,7 @@ import { ChangeSetType, type EntityManager, type EventSubscriber, type FlushEven
 import { getLambdaTasksConfig } from './config';
 import { EagerTaskError, LambdaTasksError, TaskDispatchError, toError } from './errors';
 import { libraryLog } from './logger';
-import { rootTransaction } from './orm';
+import { rootTransaction, transactionStarted, transactionStarting } from './orm';
 import { TaskRecord, TaskStatus } from './record';
 import { markDispatched } from './records/mark-dispatched';
 import { selectQueuedIds } from './records/select-queued-ids';
@@ -81,6 +81,15 @@ export class TaskDispatchSubscriber implements EventSubscriber {
       this.pending.set(root, pending);
     }
     for (const task of tasks) pending.set(task.id, task);
+  }
+
+  /** Lets the ORM seam map a savepoint to its root transaction (MikroORM 7's savepoints do not know it). */
+  public beforeTransactionStart(args: TransactionEventArgs): void {
+    transactionStarting(args);
+  }
+
+  public afterTransactionStart(args: TransactionEventArgs): void {
+    transactionStarted(args);
   }
 
   public async afterTransactionCommit(args: TransactionEventArgs): Promise<void> {

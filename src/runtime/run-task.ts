@@ -8,7 +8,7 @@ import { timeoutsOf } from './deadline';
 import { HardTimeLimitExceeded, NonRetriableError, SoftTimeLimitExceeded, toError, traceOf } from './errors';
 import { toJsonValue } from './json-value';
 import { libraryLog, runInTaskScope, taskLogger } from './logger';
-import { currentTransaction, stopTransaction } from './orm';
+import { currentTransaction, releaseBrokenConnections, stopTransaction } from './orm';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
 import { complete } from './records/complete';
@@ -108,6 +108,7 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
     timedOut = (await Promise.race(hardLimit ? [work, hardLimit] : [work])) === 'hard';
   } catch (error) {
     thrown = toError(error);
+    await releaseBrokenConnections(own);
   } finally {
     if (softTimer) clearTimeout(softTimer);
     if (hardTimer) clearTimeout(hardTimer);

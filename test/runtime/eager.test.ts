@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { configureLambdaTasks, resetLambdaTasksConfig } from '../../src/runtime/config';
 import { ConfigurationError } from '../../src/runtime/errors';
 import { lambdaTask } from '../../src/runtime/lambda-task';
+import { queryRows } from '../../src/runtime/orm';
 import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
 import { drainTasks, resetTaskRegistry } from '../../src/runtime/testing';
@@ -88,10 +89,8 @@ describe(`Eager mode (${engine})`, () => {
     info.mockRestore();
     expect(await getTask(em, id)).toMatchObject({ status: TaskStatus.SUCCESS, kwargs: { name: "O'Brien; DROP TABLE greeting; --" } });
     // Counted with a bound parameter: MikroORM inlines values, and on PGlite a ';' in them breaks the app's own query too.
-    const counted = (await (db.orm.em as EntityManager).getConnection().getKnex().raw('select count(*)::int as n from greeting where text = ?', [
-      "hello O'Brien; DROP TABLE greeting; --",
-    ])) as { rows: { n: number }[] };
-    expect(counted.rows[0].n).toBe(1);
+    const counted = await queryRows<{ n: number }>(db.orm.em, 'select count(*)::int as n from greeting where text = ?', ["hello O'Brien; DROP TABLE greeting; --"]);
+    expect(counted[0].n).toBe(1);
   });
 
   it('ignores the delay', async () => {

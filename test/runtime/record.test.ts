@@ -3,7 +3,7 @@ import { Migration } from '@mikro-orm/migrations';
 import { TaskDispatchSubscriber } from '../../src/runtime/outbox';
 import { TaskRecord, TaskRecordSchema, TaskStatus } from '../../src/runtime/record';
 import { withLambdaTasks } from '../../src/runtime/with-lambda-tasks';
-import { createTestOrm, engine, type TestDatabase } from '../support/database';
+import { createTestOrm, engine, executedMigrationNames, schemaGeneratorOf, type TestDatabase } from '../support/database';
 
 class Note {
   id!: number;
@@ -91,8 +91,7 @@ describe(`TaskRecord and its migration (${engine})`, () => {
   });
 
   it('runs under the app migrator next to an app migration', async () => {
-    const executed = await db.orm.getMigrator().getExecutedMigrations();
-    expect(executed.map((m) => m.name)).toEqual(['Migration20261125000000LambdaTasks', 'Migration20270101000000App']);
+    expect(await executedMigrationNames(db.orm)).toEqual(['Migration20261125000000LambdaTasks', 'Migration20270101000000App']);
     const em = db.orm.em.fork();
     em.persist(Object.assign(new Note(), { text: 'hello' }));
     await em.flush();
@@ -113,7 +112,7 @@ describe(`TaskRecord and its migration (${engine})`, () => {
   });
 
   it("does not let the app's schema generator emit or drop task_record", async () => {
-    const generator = db.orm.getSchemaGenerator();
+    const generator = schemaGeneratorOf(db.orm);
     const createSql = await generator.getCreateSchemaSQL({ wrap: false });
     expect(createSql).toContain('"note"');
     expect(createSql).not.toContain('task_record');

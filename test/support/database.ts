@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
-import { MikroORM, type Options } from '@mikro-orm/core';
+import type { PGlite } from '@electric-sql/pglite';
+import { MikroORM, type IMigrator, type ISchemaGenerator, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
-import { PGliteDriver } from 'mikro-orm-pglite';
 import { Client } from 'pg';
 import { lambdaTasksMigrations } from '../../src/runtime/migrations';
 import { withLambdaTasks } from '../../src/runtime/with-lambda-tasks';
@@ -51,6 +50,24 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/** The ORM's migrator: `orm.migrator` in MikroORM 7, `orm.getMigrator()` in 6 (the tests run on both). */
+export function migratorOf(orm: MikroORM): IMigrator {
+  const v7 = (orm as unknown as { migrator?: IMigrator }).migrator;
+  return v7 ?? (orm as unknown as { getMigrator(): IMigrator }).getMigrator();
+}
+
+/** The names of the migrations the ORM's migrator has run (`getExecuted()` in MikroORM 7, `getExecutedMigrations()` in 6). */
+export async function executedMigrationNames(orm: MikroORM): Promise<string[]> {
+  const migrator = migratorOf(orm) as unknown as { getExecuted?(): Promise<{ name: string }[]>; getExecutedMigrations(): Promise<{ name: string }[]> };
+  return (await (migrator.getExecuted?.() ?? migrator.getExecutedMigrations())).map((m) => m.name);
+}
+
+/** The ORM's schema generator: `orm.schema` in MikroORM 7, `orm.getSchemaGenerator()` in 6. */
+export function schemaGeneratorOf(orm: MikroORM): ISchemaGenerator {
+  const v7 = (orm as unknown as { schema?: ISchemaGenerator }).schema;
+  return v7 ?? orm.getSchemaGenerator();
+}
+
 /**
  * An ORM for one test file: on PostgreSQL a fresh database (created here, dropped on close,
  * so files can run in parallel without sharing advisory locks), else one embedded PGlite.
@@ -76,12 +93,14 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
     url = databaseUrl(process.env.DATABASE_URL!, dbName);
     orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PostgreSqlDriver, clientUrl: url, pool: { min: 0, max: options.poolMax ?? 6 } }));
   } else {
+    // Loaded only here: mikro-orm-pglite needs MikroORM 6 (the MikroORM 7 lane runs on PostgreSQL only).
+    const [{ PGlite: PGliteClass }, { PGliteDriver }] = await Promise.all([import('@electric-sql/pglite'), import('mikro-orm-pglite')]);
     // A borrowed instance, closed here; PGlite loads its wasm with import(): jest runs with --experimental-vm-modules.
-    const instance = new PGlite();
+    const instance = new PGliteClass();
     pglite = instance;
     orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PGliteDriver, dbName: 'postgres', driverOptions: { connection: { pglite: () => instance } } }));
   }
-  if (migrationsList.length > 0) await orm.getMigrator().up();
+  if (migrationsList.length > 0) await migratorOf(orm).up();
   const em = orm.em.fork() as EntityManager;
   return {
     orm,

@@ -1,5 +1,5 @@
-import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
-import { MikroORM as PostgreSqlMikroORM, type Knex, type EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Knex, EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 import type { OrmSeam } from './seam';
 
 /** The knex transactor fields a hard timeout uses (knex 3 internals, pinned by the MikroORM 6 peer range). */
@@ -62,11 +62,5 @@ export const knexSeam: OrmSeam = {
 
   hasEntity(em: EntityManager, className: string): boolean {
     return em.getMetadata().find(className) !== undefined;
-  },
-
-  async init(config: Options, poolMax: number): Promise<MikroORM> {
-    const pool = { ...(config as { pool?: Record<string, unknown> }).pool, max: poolMax };
-    // A worker never creates a database: a mistyped name must fail, not make a new empty one.
-    return (await PostgreSqlMikroORM.init({ ...config, pool, ensureDatabase: false } as Options as Parameters<typeof PostgreSqlMikroORM.init>[0])) as unknown as MikroORM;
   },
 };

@@ -1,9 +1,9 @@
-import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
+import type { EntityManager, TransactionEventArgs } from '@mikro-orm/core';
 
 /**
  * Everything cdk-lambda-tasks needs from the ORM beyond its public entity API. Each MikroORM major has
- * one implementation (MikroORM 6: knex); nothing else in the runtime touches the query builder's or the
- * driver's internals.
+ * one implementation (MikroORM 6: knex, MikroORM 7: kysely), chosen at run time from the em; nothing else
+ * in the runtime touches the query builder's or the driver's internals.
  *
  * Rolled-back savepoints need no hook here: the outbox sends, at the root commit, only the ids that
  * exist as committed QUEUED rows (one `select` through {@link OrmSeam.query}), so rows inserted in a
@@ -18,6 +18,12 @@ export interface OrmSeam {
    * any; `'outside'` runs it on its own pooled connection, outside any transaction of the em.
    */
   query<T>(em: EntityManager, sql: string, params: readonly unknown[], scope: 'current' | 'outside'): Promise<T[]>;
+  /**
+   * Transaction start events, forwarded by the dispatch subscriber (`beforeTransactionStart` and
+   * `afterTransactionStart`): MikroORM 7's savepoints do not know their root transaction, these events do.
+   */
+  transactionStarting?(args: TransactionEventArgs): void;
+  transactionStarted?(args: TransactionEventArgs): void;
   /** The em's outermost transaction (what the commit hooks receive), or undefined outside a transaction. */
   rootTransaction(em: EntityManager): object | undefined;
   /** The em's current transaction handle, to stop it later with {@link OrmSeam.stopTransaction}. */
@@ -27,8 +33,11 @@ export interface OrmSeam {
    * may be running (`pg_cancel_backend` over another pooled connection), then rolls it back. Never throws.
    */
   stopTransaction(em: EntityManager, transaction: unknown): Promise<void>;
+  /**
+   * After a transaction failed: discards pooled connections the server closed that the ORM still holds
+   * checked out (MikroORM 7: kysely keeps them after a failed rollback). Optional: MikroORM 6 needs nothing.
+   */
+  releaseBrokenConnections?(em: EntityManager): Promise<void>;
   /** Whether the em's ORM has the entity of that class name in its metadata. */
   hasEntity(em: EntityManager, className: string): boolean;
-  /** Initialises a PostgreSQL MikroORM from a config, with the connection pool capped at `poolMax`. */
-  init(config: Options, poolMax: number): Promise<MikroORM>;
 }
