@@ -40,9 +40,10 @@ export interface CreateHandlerOptions {
   readonly tasks: readonly unknown[] | Readonly<Record<string, unknown>>;
   /**
    * Builds the MikroORM config at cold start, after secrets are in `process.env`. `withLambdaTasks` is applied
-   * and the pool is sized to `concurrency + 1`. Give this or `orm`.
+   * and the pool is sized to `concurrency + 1`. Give this or `orm`. Takes what `defineConfig()` of
+   * `@mikro-orm/postgresql` returns in MikroORM 6 and 7.
    */
-  readonly ormConfig?: () => Options | Promise<Options>;
+  readonly ormConfig?: () => Partial<Options> | Promise<Partial<Options>>;
   /** An initialised ORM (tests, or an app that manages its own); must be configured with `withLambdaTasks`. */
   readonly orm?: MikroORM;
   /**
@@ -94,7 +95,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     ormPromise ??= (async (): Promise<MikroORM> => {
       if (options.orm) return options.orm;
       await resolveSecretsIntoEnv();
-      return initOrm(withLambdaTasks(await options.ormConfig!()), concurrency + 1);
+      return initOrm(withLambdaTasks(await options.ormConfig!()) as Options, concurrency + 1);
     })().catch((error: unknown) => {
       ormPromise = undefined; // a rejected init is not cached: the next invocation tries again
       throw error;

@@ -29,7 +29,7 @@ function isTaskRecordSchema(entry: unknown): boolean {
  * import { withLambdaTasks } from 'cdk-lambda-tasks/runtime';
  * const orm = await MikroORM.init(withLambdaTasks({ entities: [User], clientUrl: process.env.DATABASE_URL }));
  */
-export function withLambdaTasks<O extends Options>(options: O): O & LambdaTasksMikroOrmOptions {
+export function withLambdaTasks<O extends Partial<Options>>(options: O): O & LambdaTasksMikroOrmOptions {
   const entities: EntityEntry[] = [...(options.entities ?? [])];
   if (!entities.some(isTaskRecordSchema)) entities.push(TaskRecordSchema as EntityEntry);
 
