@@ -9,7 +9,7 @@
  *   extensions: [Migrator],
  *   migrations: { migrationsList: [...lambdaTasksMigrations, ...myMigrations] },
  * }));
- * await orm.getMigrator().up();
+ * await orm.migrator.up(); // MikroORM 6: orm.getMigrator().up()
  */
 import { Migration } from '@mikro-orm/migrations';
 import { CREATE_TASK_RECORD_SQL, DROP_TASK_RECORD_SQL } from './migration-sql';
