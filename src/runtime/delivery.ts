@@ -80,6 +80,8 @@ async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody
           taskId, messageTaskName: taskName, rowTaskName: found.taskName, messageId: delivery.messageId,
         });
         return { kind: 'unprocessed', reason: `task name mismatch: the message says ${taskName}, the row ${found.taskName}` };
+      } else if (found.status === TaskStatus.CANCELLED) {
+        libraryLog.info('the task was cancelled before it ran; its message is deleted', { taskId, taskName, messageId: delivery.messageId });
       } else {
         libraryLog.warn(`duplicate delivery: the task is already ${found.status}; skipped`, { taskId, taskName, messageId: delivery.messageId });
       }

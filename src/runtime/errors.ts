@@ -85,6 +85,23 @@ export class IdempotencyKeyConflictError extends LambdaTasksError {
 }
 
 /**
+ * Thrown by `cancelTask` when the task cannot be cancelled: it is RUNNING (a running task is never
+ * interrupted from outside; give it a timeout), already finished, or there is no such task.
+ */
+export class TaskNotCancellableError extends LambdaTasksError {
+  public override name = 'TaskNotCancellableError';
+  /** The task id given. */
+  public readonly taskId: string;
+  /** The row's status, or null when there is no such row. */
+  public readonly status: string | null;
+  public constructor(taskId: string, status: string | null, reason: string) {
+    super(`cancelTask(${taskId}): ${reason}`);
+    this.taskId = taskId;
+    this.status = status;
+  }
+}
+
+/**
  * Thrown from the caller's flush or commit when `onDispatchError: 'throw'` is set and
  * sending to SQS failed. The transaction has committed (`committed` is always true): the
  * rows stay QUEUED with `dispatched_at` null, and `relayQueuedTasks()` re-sends them.

@@ -27,6 +27,7 @@ export type { LambdaTasksMikroOrmOptions } from './with-lambda-tasks';
 // Task records
 export { TaskRecord, TaskStatus } from './record';
 export { getTask, waitForTask } from './polling';
+export { cancelTask } from './cancel';
 export type { WaitForTaskOptions } from './polling';
 
 // The worker
@@ -61,6 +62,7 @@ export {
   SoftTimeLimitExceeded,
   TaskDefinitionError,
   TaskDispatchError,
+  TaskNotCancellableError,
   TaskNotRegisteredError,
   TaskValidationError,
   TimeoutRangeError,

@@ -36,3 +36,26 @@ export const CREATE_TASK_RECORD_SQL: readonly string[] = [
 ];
 
 export const DROP_TASK_RECORD_SQL: readonly string[] = ['drop table if exists "task_record"'];
+
+/**
+ * The second migration: the status CHECK constraint also allows CANCELLED. No row is read or rewritten: the
+ * new constraint is added NOT VALID, so the table is locked (ACCESS EXCLUSIVE) only for the catalog change,
+ * not for a scan. PostgreSQL still checks it on every inserted and updated row, and every existing row
+ * satisfies it (the old constraint allowed a subset). `lock_timeout` makes the change give up after 5 s
+ * (the migration fails and can be run again) instead of queueing every statement on the table behind a long
+ * transaction. An operator may `alter table task_record validate constraint task_record_status_check` at a
+ * quiet time (it scans under SHARE UPDATE EXCLUSIVE, which lets reads and writes go on).
+ */
+export const ALLOW_CANCELLED_SQL: readonly string[] = [
+  "set local lock_timeout = '5s'",
+  `alter table "task_record" drop constraint "task_record_status_check",
+    add constraint "task_record_status_check" check ("status" in ('QUEUED', 'RUNNING', 'SUCCESS', 'FAILED', 'RETRYING', 'CANCELLED')) not valid`,
+  'set local lock_timeout to default',
+];
+
+/** Undoes {@link ALLOW_CANCELLED_SQL}: CANCELLED rows become FAILED (with a note) so the old constraint holds. */
+export const DISALLOW_CANCELLED_SQL: readonly string[] = [
+  'update "task_record" set "status" = \'FAILED\', "note" = coalesce("note" || \'; \', \'\') || \'was CANCELLED\' where "status" = \'CANCELLED\'',
+  `alter table "task_record" drop constraint "task_record_status_check",
+    add constraint "task_record_status_check" check ("status" in ('QUEUED', 'RUNNING', 'SUCCESS', 'FAILED', 'RETRYING'))`,
+];

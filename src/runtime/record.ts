@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 
-/** The status of a task record. QUEUED → RUNNING → SUCCESS | FAILED | RETRYING. */
+/** The status of a task record. QUEUED → RUNNING → SUCCESS | FAILED | RETRYING; QUEUED → CANCELLED. */
 export enum TaskStatus {
   /** Written with the caller's transaction; waiting for (or in) SQS. */
   QUEUED = 'QUEUED',
@@ -12,10 +12,12 @@ export enum TaskStatus {
   FAILED = 'FAILED',
   /** This attempt failed and a later attempt (a new row with the same `rootId`) was enqueued. */
   RETRYING = 'RETRYING',
+  /** Cancelled by `cancelTask` before a worker claimed it: never runs (needs the second shipped migration). */
+  CANCELLED = 'CANCELLED',
 }
 
 /** Statuses after which a record never changes again. */
-export const TERMINAL_STATUSES: readonly TaskStatus[] = [TaskStatus.SUCCESS, TaskStatus.FAILED, TaskStatus.RETRYING];
+export const TERMINAL_STATUSES: readonly TaskStatus[] = [TaskStatus.SUCCESS, TaskStatus.FAILED, TaskStatus.RETRYING, TaskStatus.CANCELLED];
 
 /** The table name; fixed, so the worker's SQL does not depend on the app's naming strategy. */
 export const TASK_RECORD_TABLE = 'task_record';

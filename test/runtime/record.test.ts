@@ -1,5 +1,6 @@
 import { EntitySchema, type EventSubscriber } from '@mikro-orm/core';
 import { Migration } from '@mikro-orm/migrations';
+import { lambdaTasksMigrations } from '../../src/runtime/migrations';
 import { TaskDispatchSubscriber } from '../../src/runtime/outbox';
 import { TaskRecord, TaskRecordSchema, TaskStatus } from '../../src/runtime/record';
 import { withLambdaTasks } from '../../src/runtime/with-lambda-tasks';
@@ -91,7 +92,7 @@ describe(`TaskRecord and its migration (${engine})`, () => {
   });
 
   it('runs under the app migrator next to an app migration', async () => {
-    expect(await executedMigrationNames(db.orm)).toEqual(['Migration20261125000000LambdaTasks', 'Migration20270101000000App']);
+    expect(await executedMigrationNames(db.orm)).toEqual([...lambdaTasksMigrations.map((m) => m.name), 'Migration20270101000000App']);
     const em = db.orm.em.fork();
     em.persist(Object.assign(new Note(), { text: 'hello' }));
     await em.flush();

@@ -29,8 +29,10 @@ export interface TestOrmOptions {
   readonly subscribers?: Options['subscribers'];
   /** App migrations applied after the library's. */
   readonly migrationsList?: { name: string; class: new (...args: never[]) => object }[];
-  /** Apply the shipped migration (default true). */
+  /** Apply the shipped migrations (default true). */
   readonly migrate?: boolean;
+  /** Apply the migrations only up to this one (a later `migratorOf(orm).up()` applies the rest). */
+  readonly migrateTo?: string;
   readonly poolMax?: number;
 }
 
@@ -100,7 +102,7 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
     pglite = instance;
     orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PGliteDriver, dbName: 'postgres', driverOptions: { connection: { pglite: () => instance } } }));
   }
-  if (migrationsList.length > 0) await migratorOf(orm).up();
+  if (migrationsList.length > 0) await migratorOf(orm).up(options.migrateTo ? { to: options.migrateTo } : undefined);
   const em = orm.em.fork() as EntityManager;
   return {
     orm,

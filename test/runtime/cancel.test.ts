@@ -1,0 +1,179 @@
+import { Client } from 'pg';
+import { z } from 'zod';
+import { cancelTask } from '../../src/runtime/cancel';
+import { TaskNotCancellableError } from '../../src/runtime/errors';
+import { createHandler } from '../../src/runtime/handler';
+import { lambdaTask } from '../../src/runtime/lambda-task';
+import { lambdaTasksMigrations } from '../../src/runtime/migrations';
+import { TaskStatus } from '../../src/runtime/record';
+import { createTestOrm, engine, executedMigrationNames, itOnPostgres, migratorOf, type TestDatabase } from '../support/database';
+import { deliver, enqueue, receiveMessages } from '../support/delivery';
+import type { Fauxqs, TestQueue } from '../support/fauxqs';
+import { configureForQueues, quietLogs } from '../support/tasks-env';
+import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+
+const ran: string[] = [];
+let gate: Promise<void> = Promise.resolve();
+let started: (id: string) => void = () => undefined;
+
+const note = lambdaTask({ name: 'cancel.note', args: z.object({ text: z.string() }) }, async ({ text }, ctx) => {
+  ran.push(ctx.taskId!);
+  started(ctx.taskId!);
+  await gate;
+  return text;
+});
+class Flaky extends Error {
+  override name = 'Flaky';
+}
+const flaky = lambdaTask({ name: 'cancel.flaky', args: z.object({}), retryOn: [Flaky], maxRetries: 3, retryDelay: 600 }, async (_args, ctx) => {
+  ran.push(ctx.taskId!);
+  throw new Flaky('try again later');
+});
+
+describe(`cancelTask() (${engine})`, () => {
+  let db: TestDatabase;
+  let fauxqs: Fauxqs;
+  let queue: TestQueue;
+  const status = async (id: string) => (await db.sql<{ status: string }>('select status from task_record where id = ?', [id]))[0]?.status;
+  const worker = () => createHandler({ tasks: [note, flaky], orm: db.orm });
+
+  quietLogs(['info', 'warn']);
+  beforeAll(async () => {
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'cancel' }));
+  });
+  beforeEach(() => {
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    ran.length = 0;
+    gate = Promise.resolve();
+  });
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
+
+  it('QUEUED → CANCELLED in the caller’s transaction; the worker skips its message, deletes it, and never runs the task', async () => {
+    const id = await enqueue(db, (em) => note.executeOnCommit({ text: 'never' }, { em }));
+    const messages = await receiveMessages({ fauxqs, queue }, 1);
+    expect(await enqueue(db, (em) => cancelTask(em, id))).toBe(id);
+    expect(await status(id)).toBe(TaskStatus.CANCELLED);
+    const { response } = await deliver({ fauxqs, queue }, worker(), { messages });
+    expect(response.batchItemFailures).toEqual([]); // processed: the message is deleted, not retried
+    expect(ran).toEqual([]);
+    expect(await status(id)).toBe(TaskStatus.CANCELLED);
+    expect((await fauxqs.count(queue.url)).total).toBe(0);
+    const [row] = await db.sql<{ end_time: Date | null; note: string }>('select end_time, note from task_record where id = ?', [id]);
+    expect(row.end_time).not.toBeNull();
+    expect(row.note).toBe('cancelled before it ran');
+  });
+
+  it('a cancel that rolls back leaves the task QUEUED, and it runs', async () => {
+    const id = await enqueue(db, (em) => note.executeOnCommit({ text: 'kept' }, { em }));
+    await expect(enqueue(db, async (em) => {
+      await cancelTask(em, id);
+      throw new Error('the caller changed its mind');
+    })).rejects.toThrow('changed its mind');
+    expect(await status(id)).toBe(TaskStatus.QUEUED);
+    await deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) });
+    expect(ran).toEqual([id]);
+    expect(await status(id)).toBe(TaskStatus.SUCCESS);
+  });
+
+  it('cancelled in the transaction that enqueued it: no message is ever sent', async () => {
+    const id = await enqueue(db, async (em) => {
+      const queued = note.executeOnCommit({ text: 'gone' }, { em });
+      await em.flush();
+      await cancelTask(em, queued);
+      return queued;
+    });
+    expect(await status(id)).toBe(TaskStatus.CANCELLED);
+    expect(await receiveMessages({ fauxqs, queue }, 1, { timeoutMs: 1_500 })).toEqual([]);
+  });
+
+  itOnPostgres('a RUNNING task cannot be cancelled: TaskNotCancellableError names the status, and the run completes', async () => {
+    let release!: () => void;
+    gate = new Promise((resolve) => (release = resolve));
+    const running = new Promise<string>((resolve) => (started = resolve));
+    const id = await enqueue(db, (em) => note.executeOnCommit({ text: 'busy' }, { em }));
+    const delivering = deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) });
+    expect(await running).toBe(id);
+    const error = await enqueue(db, (em) => cancelTask(em, id)).catch((e: unknown) => e);
+    release();
+    await delivering;
+    expect(error).toBeInstanceOf(TaskNotCancellableError);
+    expect(error).toMatchObject({ taskId: id, status: TaskStatus.RUNNING });
+    expect((error as Error).message).toMatch(/is RUNNING: a running task cannot be cancelled/);
+    expect(await status(id)).toBe(TaskStatus.SUCCESS);
+  });
+
+  it('a finished task or an unknown id: TaskNotCancellableError, nothing changes', async () => {
+    const id = await enqueue(db, (em) => note.executeOnCommit({ text: 'done' }, { em }));
+    await deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) });
+    await expect(enqueue(db, (em) => cancelTask(em, id))).rejects.toThrow(/the task is already SUCCESS/);
+    const unknown = globalThis.crypto.randomUUID();
+    await expect(enqueue(db, (em) => cancelTask(em, unknown))).rejects.toMatchObject({ name: 'TaskNotCancellableError', status: null });
+    expect(await status(id)).toBe(TaskStatus.SUCCESS);
+  });
+
+  it('given a RETRYING attempt, cancels the retry it scheduled; the history stays', async () => {
+    const rootId = await enqueue(db, (em) => flaky.executeOnCommit({}, { em }));
+    await deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) });
+    const chain = () => db.sql<{ id: string; attempt: number; status: string }>('select id, attempt, status from task_record where root_id = ? order by attempt', [rootId]);
+    expect((await chain()).map((r) => r.status)).toEqual(['RETRYING', 'QUEUED']);
+    const retry = (await chain())[1].id;
+    expect(await enqueue(db, (em) => cancelTask(em, rootId))).toBe(retry);
+    expect((await chain()).map((r) => [r.attempt, r.status])).toEqual([[1, 'RETRYING'], [2, 'CANCELLED']]);
+    await expect(enqueue(db, (em) => cancelTask(em, rootId))).rejects.toThrow(/its retry has already started or finished/);
+    expect(ran).toHaveLength(1);
+  });
+});
+
+describe(`The second shipped migration: CANCELLED (${engine})`, () => {
+  let db: TestDatabase | undefined;
+  afterEach(async () => {
+    await db?.close();
+    db = undefined;
+  });
+
+  const first = lambdaTasksMigrations[0].name;
+  const rows = async (d: TestDatabase) =>
+    (await d.sql<{ n: number; digest: string }>("select count(*)::int as n, md5(string_agg(t::text, ',' order by id)) as digest from task_record t"))[0];
+
+  it('upgrades a table that holds rows of every status: no row changes, CANCELLED is allowed, unknown statuses still are not', async () => {
+    db = await createTestOrm({ migrateTo: first });
+    await db.sql(`insert into task_record (id, task_name, kwargs, queue, status, root_id, hard_timeout, enqueued_at)
+      select gen_random_uuid(), 'old.task', jsonb_build_object('n', i), 'default',
+             (array['QUEUED','RUNNING','SUCCESS','FAILED','RETRYING'])[1 + i % 5], gen_random_uuid(), 60, now() - (i || ' minutes')::interval
+        from generate_series(1, 5000) as i`);
+    await db.sql('update task_record set root_id = id');
+    await expect(db.sql("update task_record set status = 'CANCELLED' where status = 'QUEUED'")).rejects.toThrow(/task_record_status_check/);
+    const before = await rows(db);
+
+    await migratorOf(db.orm).up();
+
+    expect(await executedMigrationNames(db.orm)).toEqual(lambdaTasksMigrations.map((m) => m.name));
+    expect(await rows(db)).toEqual(before);
+    expect(before.n).toBe(5000);
+    await db.sql("update task_record set status = 'CANCELLED' where id = (select id from task_record where status = 'QUEUED' limit 1)");
+    await expect(db.sql("update task_record set status = 'PAUSED' where status = 'QUEUED'")).rejects.toThrow(/task_record_status_check/);
+    // Down again: the CANCELLED row becomes FAILED with a note, and the old constraint is back.
+    await migratorOf(db.orm).down();
+    expect((await db.sql<{ status: string; note: string }>("select status, note from task_record where note like '%was CANCELLED'")).map((r) => r.status)).toEqual(['FAILED']);
+    await expect(db.sql("update task_record set status = 'CANCELLED' where status = 'QUEUED'")).rejects.toThrow(/task_record_status_check/);
+  });
+
+  itOnPostgres('behind a long transaction on the table it gives up after its lock timeout instead of blocking everyone; run again, it succeeds', async () => {
+    db = await createTestOrm({ migrateTo: first });
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select count(*) from task_record'); // ACCESS SHARE until the end of the transaction
+      const startedAt = Date.now();
+      await expect(migratorOf(db.orm).up()).rejects.toThrow(/lock timeout/);
+      expect(Date.now() - startedAt).toBeLessThan(30_000);
+      expect(await executedMigrationNames(db.orm)).toEqual([first]);
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+    }
+    await migratorOf(db.orm).up();
+    expect(await executedMigrationNames(db.orm)).toEqual(lambdaTasksMigrations.map((m) => m.name));
+  });
+});
