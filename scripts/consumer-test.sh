@@ -89,6 +89,10 @@ step() {
   local took
   took=$(since "$t0")
   record "seconds.$name" "$took"
+  if [ "$rc" -ne 0 ] && [ "${STEP_MAY_FAIL:-0}" = 1 ]; then
+    log "[$COMBINATION] $name: exit $rc (${took} s), handled below"
+    return "$rc"
+  fi
   if [ "$rc" -ne 0 ]; then
     log "[$COMBINATION] $name FAILED (exit $rc$([ "$rc" -eq 124 ] && echo ': timed out'), ${took} s): $*"
     tail -n 40 "$LOGS/$name.err" | sed 's/^/    stderr| /' >&2
@@ -183,14 +187,18 @@ install_mikro_orm() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do extra+=("$1"); shift; done
   shift
   specs=("$@")
-  if step "$name" npm i "${NPM_FLAGS[@]}" "${extra[@]}" "${specs[@]}"; then
+  if STEP_MAY_FAIL=1 step "$name" npm i "${NPM_FLAGS[@]}" "${extra[@]}" "${specs[@]}"; then
     show_npm_warnings "$name"
     return 0
   fi
-  grep -q 'ERESOLVE' "$LOGS/$name.err" || return 1
+  if ! grep -q 'ERESOLVE' "$LOGS/$name.err"; then
+    tail -n 40 "$LOGS/$name.err" | sed 's/^/    stderr| /' >&2
+    return 1
+  fi
   local reason
-  reason=$(grep -A3 -E '^npm error (Found|Could not resolve dependency):' "$LOGS/$name.err" | grep -E '^npm error (Found:|Could not resolve|peer |  @mikro-orm/[a-z]+@"[^"]*" from the root project)' \
-    | sed -e 's/^npm error *//' | paste -sd ';' | sed 's/;/; /g')
+  # npm's explanation, without the paths, blank lines and advice: what it found, and what it could not resolve.
+  reason=$(sed -n '/^npm error Found:/,/^npm error Fix the upstream/p' "$LOGS/$name.err" | sed -e 's/^npm error *//' \
+    | grep -v -E '^$|^node_modules/|^Fix the upstream|^cdk-lambda-tasks@"file:' | paste -sd ';' | sed -e 's/;/; /g' -e 's/:; /: /g')
   if [ "${CONSUMER_STRICT_INSTALL:-0}" = 1 ]; then
     record installNote "plain install failed: ERESOLVE: $reason"
     return 1
@@ -228,9 +236,14 @@ run_app() {
   cp -r "$HERE/project/." "$PROJECT/"
   local f
   for f in $(find "$PROJECT/src" -name '*.tpl'); do mv "$f" "${f%.tpl}"; done
-  step typecheck npx tsc -p tsconfig.json
-  record tsc "$(npx tsc --version)"
-  log "[$COMBINATION] $(npx tsc --version): no errors"
+  # A type error fails the combination, at the end: synth and the run still go as far as they can.
+  local typecheck_failed=false
+  step typecheck npx tsc -p tsconfig.json || typecheck_failed=true
+  if $typecheck_failed; then
+    record typeErrors "$(grep -oE '^src/[^:]+: error TS[0-9]+' "$LOGS/typecheck.out" | node -e 'process.stdout.write(JSON.stringify(require("node:fs").readFileSync(0, "utf8").split("\n").filter(Boolean)))')"
+  else
+    log "[$COMBINATION] $(npx tsc --version): no errors"
+  fi
 
   # 4. cdk synth (cdk.json: npx tsx src/app.ts), bundled with the local esbuild.
   step synth env CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices -q
@@ -289,6 +302,10 @@ run_app() {
   [ "$status" = SUCCESS ] || { log "[$COMBINATION] task $task_id ended $status: $outcome"; return 1; }
   [ "$(json_field "$outcome" result)" = sent ] || { log "[$COMBINATION] task $task_id returned $(json_field "$outcome" result), not 'sent'"; return 1; }
   step drop-database env DATABASE_URL="$BASE_DATABASE_URL" node "$HERE/db-admin.cjs" drop "$db"
+  if $typecheck_failed; then
+    CURRENT_STEP=typecheck
+    return 1
+  fi
 }
 
 combination_floor() {

@@ -1,5 +1,4 @@
 // The consumer test's SQS side, against fauxqs (run with the project as cwd, so the SDK is the project's own):
-//   node sqs-driver.mjs wait <endpoint>
 //   node sqs-driver.mjs prepare <cdk.out> <endpoint> <queue name prefix> <out dir>
 //       finds the worker Lambda in the synthesized template, creates its queues (and DLQs) on fauxqs with the
 //       template's settings, and writes <out dir>/worker.json: the asset, the function's environment with
@@ -13,7 +12,7 @@ import * as path from 'node:path';
 
 // The SDK as the app has it: a dependency of cdk-lambda-tasks.
 const requireFromLibrary = createRequire(createRequire(path.join(process.cwd(), 'package.json')).resolve('cdk-lambda-tasks/package.json'));
-const { SQSClient, CreateQueueCommand, GetQueueAttributesCommand, ListQueuesCommand, ReceiveMessageCommand } = requireFromLibrary('@aws-sdk/client-sqs');
+const { SQSClient, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } = requireFromLibrary('@aws-sdk/client-sqs');
 
 const REGION = 'us-east-1';
 const QUEUES_ENV = 'LAMBDA_TASKS_QUEUES';
@@ -25,20 +24,6 @@ function client(endpoint) {
 function fail(message) {
   console.error(`sqs-driver: ${message}`);
   process.exit(1);
-}
-
-async function wait(endpoint) {
-  const sqs = client(endpoint);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await sqs.send(new ListQueuesCommand({}));
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) fail(`fauxqs at ${endpoint} did not answer: ${error.message}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }
 
 /** Resolves a CloudFormation value whose only tokens are Fn::Join and Ref to the given resources. */
@@ -162,7 +147,6 @@ async function receive(outDir) {
 }
 
 const [command, ...args] = process.argv.slice(2);
-if (command === 'wait') await wait(...args);
-else if (command === 'prepare') await prepare(...args);
+if (command === 'prepare') await prepare(...args);
 else if (command === 'receive') await receive(...args);
 else fail(`unknown command ${command}`);
