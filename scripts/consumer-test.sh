@@ -343,6 +343,8 @@ run_combination() {
   set +e
   (
     set -euo pipefail
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     trap 'rc=$?; record ok "$([ $rc -eq 0 ] && echo true || echo false)"; [ $rc -eq 0 ] || record failedStep "$CURRENT_STEP"; record wallSeconds "$(since "'"$t0"'")"; node "$HERE/summary.mjs" "$PROJECT" "$RESULT"' EXIT
     "combination_$name"
   )
