@@ -13,6 +13,6 @@ export async function initOrm(): Promise<MikroORM> {
     extensions: [Migrator],
     migrations: { migrationsList: [...lambdaTasksMigrations, ...appMigrations] },
   }));
-  await orm.migrator.up();   // README: orm.getMigrator().up(), deprecated in MikroORM 6.6 and gone in 7
+  await orm.migrator.up();   // MikroORM 7, and 6.6 too (where orm.getMigrator() is deprecated)
   return orm;
 }
