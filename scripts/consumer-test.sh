@@ -234,8 +234,7 @@ install_mikro_orm() {
 run_app() {
   # 3. The README's quick start as the user's code.
   cp -r "$HERE/project/." "$PROJECT/"
-  local f
-  for f in $(find "$PROJECT/src" -name '*.tpl'); do mv "$f" "${f%.tpl}"; done
+  find "$PROJECT/src" -name '*.tpl' -exec sh -c 'for f in "$@"; do mv "$f" "${f%.tpl}"; done' sh {} +
   # A type error fails the combination, at the end: synth and the run still go as far as they can.
   local typecheck_failed=false
   step typecheck npx tsc -p tsconfig.json || typecheck_failed=true
