@@ -357,8 +357,10 @@ t_all=$(now)
 cd "$REPO"
 log "temp folder $WORK; combinations: ${COMBINATIONS[*]}"
 
-# 1. Build and pack.
+# 1. Build and pack, from a clean build: tsc --build keeps the outputs of deleted sources and esbuild keeps old
+# chunks in lib/esm/chunks, and the `files` allow-list would pack them.
 t0=$(now)
+rm -rf lib tsconfig.tsbuildinfo
 npx projen compile >"$WORK/compile.log" 2>&1 || { tail -n 40 "$WORK/compile.log" >&2; log "compile failed"; exit 1; }
 log "npx projen compile: $(since "$t0") s"
 t0=$(now)
