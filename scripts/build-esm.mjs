@@ -24,7 +24,9 @@ await build({
   platform: 'node',
   target: 'node20',
   packages: 'external',
-  // The construct resolves esbuild with require.resolve: give the ES module build a require of its own.
-  banner: { js: "import { createRequire as __ltCreateRequire } from 'node:module'; const require = __ltCreateRequire(import.meta.url);" },
+  // The construct resolves esbuild with require.resolve: give the ES module build a require of its own. A
+  // consumer's bundler that turns these modules into CommonJS (esbuild in the worker's NodejsFunction) empties
+  // import.meta, and createRequire(undefined) would throw when the bundle loads: there, use its __filename.
+  banner: { js: "import { createRequire as __ltCreateRequire } from 'node:module'; const require = __ltCreateRequire(import.meta.url || __filename);" },
   logLevel: 'warning',
 });
