@@ -1,12 +1,16 @@
 // The ES module build, next to tsc's CommonJS one: every entry point bundled with esbuild into <lib>/esm as
 // .mjs, npm packages left as imports, with code splitting so the entry points share one copy of the
 // library's modules (one task registry, one TaskRecord class). Usage: node scripts/build-esm.mjs [lib dir]
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lib = path.resolve(process.argv[2] ?? path.join(root, 'lib'));
+
+// esbuild never deletes: chunks of an earlier build (other hashes) would otherwise be published too.
+rmSync(path.join(lib, 'esm'), { recursive: true, force: true });
 
 await build({
   entryPoints: {

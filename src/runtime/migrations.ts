@@ -9,7 +9,7 @@
  *   extensions: [Migrator],
  *   migrations: { migrationsList: [...lambdaTasksMigrations, ...myMigrations] },
  * }));
- * await orm.migrator.up(); // MikroORM 6: orm.getMigrator().up()
+ * await orm.migrator.up();
  */
 import { Migration } from '@mikro-orm/migrations';
 import { ALLOW_CANCELLED_SQL, CREATE_TASK_RECORD_SQL, DISALLOW_CANCELLED_SQL, DROP_TASK_RECORD_SQL } from './migration-sql';
