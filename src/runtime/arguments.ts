@@ -3,7 +3,7 @@
  * stored survives a JSON round trip; and the delay of an invocation.
  */
 import type * as zc from 'zod/v4/core';
-import { MAX_TIMEOUT_SECONDS } from './contract';
+import { MAX_RUN_AHEAD_SECONDS, MAX_TIMEOUT_SECONDS } from './contract';
 import { TaskValidationError } from './errors';
 import { toJsonValue } from './json-value';
 import type { RegisteredTask } from './registry';
@@ -44,4 +44,28 @@ export function checkDelay(name: string, delay: unknown): number {
     throw new TaskValidationError(name, 'delay', `${String(delay)} is not an integer number of seconds from 0 to ${MAX_TIMEOUT_SECONDS} (SQS's largest delay)`);
   }
   return delay;
+}
+
+/**
+ * When an invocation may run, from `delay` (seconds) or `runAt` (a Date), at most one of them: now when neither
+ * is given, now for a `runAt` in the past. Beyond SQS's 900 s the row waits in the table and the maintenance
+ * relay sends it when it is due within 900 s.
+ */
+export function checkRunAfter(name: string, delay: unknown, runAt: unknown, now = Date.now()): Date {
+  if (delay !== undefined && runAt !== undefined) throw new TaskValidationError(name, 'runAt', 'give delay or runAt, not both');
+  if (runAt !== undefined) {
+    if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) throw new TaskValidationError(name, 'runAt', `${String(runAt)} is not a valid Date`);
+    if (runAt.getTime() - now > MAX_RUN_AHEAD_SECONDS * 1000) {
+      throw new TaskValidationError(name, 'runAt', `${runAt.toISOString()} is more than ${MAX_RUN_AHEAD_SECONDS / 86_400} days ahead`);
+    }
+    return new Date(Math.max(now, runAt.getTime()));
+  }
+  if (delay === undefined) return new Date(now);
+  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) {
+    throw new TaskValidationError(name, 'delay', `${String(delay)} is not a whole number of seconds (0 or more)`);
+  }
+  if (delay > MAX_RUN_AHEAD_SECONDS) {
+    throw new TaskValidationError(name, 'delay', `${delay} s is more than ${MAX_RUN_AHEAD_SECONDS / 86_400} days: delay is in seconds (not milliseconds); for a date, use runAt`);
+  }
+  return new Date(now + delay * 1000);
 }

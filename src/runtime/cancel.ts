@@ -1,6 +1,6 @@
 /** Cancelling a task that has not started. */
 import type { EntityManager } from '@mikro-orm/core';
-import { TaskNotCancellableError } from './errors';
+import { TaskStateError } from './errors';
 import { TaskStatus } from './record';
 import { cancelQueued } from './records/cancel';
 
@@ -10,7 +10,7 @@ import { cancelQueued } from './records/cancel';
  * message skips it and deletes the message; the relay never sends it. Given a RETRYING attempt, cancels the
  * retry it scheduled. Returns the id of the row that was cancelled.
  *
- * Throws {@link TaskNotCancellableError} when the task is RUNNING (it is never interrupted from outside),
+ * Throws {@link TaskStateError} when the task is RUNNING (it is never interrupted from outside),
  * has finished, or does not exist. Needs the second shipped migration (`lambdaTasksMigrations`).
  *
  * @example
@@ -26,5 +26,5 @@ export async function cancelTask(em: EntityManager, taskId: string): Promise<str
       : status === TaskStatus.RUNNING ? 'the task is RUNNING: a running task cannot be cancelled (its soft and hard timeouts stop it)'
         : status === TaskStatus.RETRYING ? 'its retry has already started or finished'
           : `the task is already ${status}`;
-  throw new TaskNotCancellableError(taskId, status, reason);
+  throw new TaskStateError('cancel', taskId, status, reason);
 }

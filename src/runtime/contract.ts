@@ -26,6 +26,12 @@ export const MAX_MESSAGE_BYTES = 1_048_576;
 /** The longest SQS delay and the longest Lambda run, in seconds. */
 export const MAX_TIMEOUT_SECONDS = 900;
 
+/** SQS's largest DelaySeconds: a row due later is not sent at commit; the maintenance relay sends it when due within this. */
+export const MAX_SQS_DELAY_SECONDS = 900;
+
+/** The furthest ahead a task may be enqueued (`delay` / `runAt`): a year and a day catches seconds given as milliseconds. */
+export const MAX_RUN_AHEAD_SECONDS = 366 * 24 * 3600;
+
 /** Seconds added to a queue's hard timeout to make its worker's Lambda timeout. */
 export const FUNCTION_TIMEOUT_MARGIN_SECONDS = 30;
 

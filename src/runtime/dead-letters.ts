@@ -1,6 +1,7 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/core';
 import { getLambdaTasksConfig } from './config';
+import { MAX_SQS_DELAY_SECONDS } from './contract';
 import { libraryLog } from './logger';
 import { decodeMessageBody } from './message';
 import { TaskStatus, TERMINAL_STATUSES } from './record';
@@ -70,7 +71,8 @@ export async function reconcileDeadLetters(options: ReconcileOptions): Promise<R
           result.kept.unknownTask++;
           continue;
         }
-        await sendMessage(url, message.Body ?? '', delaySecondsUntil(new Date(row.run_after)));
+        // A dead letter of a QUEUED row was due when it was sent: at most SQS's largest delay is left.
+        await sendMessage(url, message.Body ?? '', Math.min(MAX_SQS_DELAY_SECONDS, delaySecondsUntil(new Date(row.run_after))));
         result.resent++;
         settled.push(message);
       } else if (TERMINAL_STATUSES.includes(row.status)) {

@@ -3,7 +3,7 @@
  * `executeOnCommitOnce` (idempotent, inserted at once) and `serialize` (JSON to enqueue later).
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { checkDelay } from './arguments';
+import { checkDelay, checkRunAfter } from './arguments';
 import { MAX_MESSAGE_BYTES } from './contract';
 import { assertLambdaTasksConfigured, resolveEntityManager } from './entity-manager';
 import { IdempotencyKeyConflictError, TaskValidationError } from './errors';
@@ -19,27 +19,25 @@ import type { ExecuteOnCommitOnceOptions, ExecuteOnCommitOptions } from './task-
 interface PreparedInvocation {
   readonly row: NewTaskRow;
   readonly body: string;
-  readonly delay: number;
 }
 
 /** Everything executeOnCommit, executeOnCommitOnce and serialize check before any write. */
-function prepareInvocation(task: RegisteredTask, args: unknown, delayOption: unknown, idempotencyKey?: string): PreparedInvocation {
+function prepareInvocation(task: RegisteredTask, args: unknown, runAfter: Date, idempotencyKey?: string): PreparedInvocation {
   const { input } = task.validate(args);
-  const delay = checkDelay(task.name, delayOption);
   const { hardTimeout } = task.resolveTimeouts(); // also checks the queue exists
-  const row = newTaskRow({ taskName: task.name, kwargs: input, queue: task.queue, hardTimeout, runAfter: new Date(Date.now() + delay * 1000), idempotencyKey });
+  const row = newTaskRow({ taskName: task.name, kwargs: input, queue: task.queue, hardTimeout, runAfter, idempotencyKey });
   const body = encodeMessageBody({ task_id: row.id, task_name: task.name, kwargs: input });
   const bytes = messageBytes(body);
   if (bytes > MAX_MESSAGE_BYTES) {
     throw new TaskValidationError(task.name, 'args', `the message would be ${bytes} bytes; SQS takes at most ${MAX_MESSAGE_BYTES}: store large data elsewhere and pass its key`);
   }
-  return { row, body, delay };
+  return { row, body };
 }
 
 /** Validates and adds a QUEUED `TaskRecord` to the em's unit of work; returns its id. */
 export function executeOnCommit(task: RegisteredTask, args: unknown, options: ExecuteOnCommitOptions = {}): string {
   const caller = `${task.name}.executeOnCommit()`;
-  const { row, body } = prepareInvocation(task, args, options.delay);
+  const { row, body } = prepareInvocation(task, args, checkRunAfter(task.name, options.delay, options.runAt));
   const em = resolveEntityManager(options.em, caller);
   assertLambdaTasksConfigured(em, caller);
   const record = Object.assign(new TaskRecord(), { ...row, status: TaskStatus.QUEUED, enqueuedAt: new Date(), dispatchedAt: null });
@@ -54,7 +52,7 @@ export async function executeOnCommitOnce(task: RegisteredTask, args: unknown, o
   if (typeof options?.key !== 'string' || options.key.length === 0 || options.key.length > 255) {
     throw new TaskValidationError(task.name, 'key', 'executeOnCommitOnce needs { key }: a non-empty string of at most 255 characters');
   }
-  const { row, body } = prepareInvocation(task, args, options.delay, options.key);
+  const { row, body } = prepareInvocation(task, args, checkRunAfter(task.name, options.delay, options.runAt), options.key);
   const em: EntityManager = resolveEntityManager(options.em, caller);
   assertLambdaTasksConfigured(em, caller);
   const { id, created, taskName } = await insertQueuedOnce(em, row);
@@ -65,6 +63,7 @@ export async function executeOnCommitOnce(task: RegisteredTask, args: unknown, o
 
 /** Validates like executeOnCommit and returns the invocation as JSON. */
 export function serializeInvocation(task: RegisteredTask, args: unknown, options: { readonly delay?: number } = {}): SerializedInvocation {
-  const { row, delay } = prepareInvocation(task, args, options.delay);
+  const delay = checkDelay(task.name, options.delay); // sent by the caller: within SQS's 900 s
+  const { row } = prepareInvocation(task, args, new Date(Date.now() + delay * 1000));
   return { message: { task_name: task.name, kwargs: row.kwargs }, delay, queue: task.queue };
 }

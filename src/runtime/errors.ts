@@ -85,17 +85,21 @@ export class IdempotencyKeyConflictError extends LambdaTasksError {
 }
 
 /**
- * Thrown by `cancelTask` when the task cannot be cancelled: it is RUNNING (a running task is never
- * interrupted from outside; give it a timeout), already finished, or there is no such task.
+ * Thrown by `cancelTask` and `retryTask` when the task's state does not allow it: cancelling a RUNNING or
+ * finished task (a running task is never interrupted from outside; its timeouts stop it), retrying one that
+ * did not fail or was already retried, or an id with no row.
  */
-export class TaskNotCancellableError extends LambdaTasksError {
-  public override name = 'TaskNotCancellableError';
+export class TaskStateError extends LambdaTasksError {
+  public override name = 'TaskStateError';
+  /** What was asked. */
+  public readonly operation: 'cancel' | 'retry';
   /** The task id given. */
   public readonly taskId: string;
   /** The row's status, or null when there is no such row. */
   public readonly status: string | null;
-  public constructor(taskId: string, status: string | null, reason: string) {
-    super(`cancelTask(${taskId}): ${reason}`);
+  public constructor(operation: 'cancel' | 'retry', taskId: string, status: string | null, reason: string) {
+    super(`${operation}Task(${taskId}): ${reason}`);
+    this.operation = operation;
     this.taskId = taskId;
     this.status = status;
   }

@@ -28,6 +28,7 @@ export type { LambdaTasksMikroOrmOptions } from './with-lambda-tasks';
 export { TaskRecord, TaskStatus } from './record';
 export { getTask, waitForTask } from './polling';
 export { cancelTask } from './cancel';
+export { retryTask } from './replay';
 export type { WaitForTaskOptions } from './polling';
 
 // The worker
@@ -62,7 +63,7 @@ export {
   SoftTimeLimitExceeded,
   TaskDefinitionError,
   TaskDispatchError,
-  TaskNotCancellableError,
+  TaskStateError,
   TaskNotRegisteredError,
   TaskValidationError,
   TimeoutRangeError,

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { MAX_SQS_DELAY_SECONDS } from './contract';
 import { libraryLog } from './logger';
 import { markDispatchedInTransaction } from './records/mark-dispatched-in-transaction';
 import { selectUndispatchedForUpdate } from './records/select-undispatched-for-update';
@@ -29,9 +30,10 @@ export interface RelayResult {
 }
 
 /**
- * Re-sends QUEUED rows that were committed but never sent (the process died between commit and
- * send, or the send failed), with `DelaySeconds` = what is left of their delay, then sets
- * `dispatched_at`. Rows are locked `FOR UPDATE SKIP LOCKED`, so two relays never send the same row.
+ * Sends QUEUED rows that were committed but never sent: the process died between commit and send, the send
+ * failed, or the task runs more than 900 s after its commit (`delay`/`runAt`) and is now due within 900 s.
+ * `DelaySeconds` is what is left of their delay (rounded up: never early), then `dispatched_at` is set. Rows
+ * are locked `FOR UPDATE SKIP LOCKED` and marked in the same transaction, so two relays never send one row.
  *
  * @example
  * import { relayQueuedTasks } from 'cdk-lambda-tasks/runtime';
@@ -41,7 +43,7 @@ export async function relayQueuedTasks(options: RelayOptions): Promise<RelayResu
   const olderThanSeconds = options.olderThanSeconds ?? 60;
   const limit = options.limit ?? 500;
   return options.em.fork().transactional(async (em) => {
-    const rows = await selectUndispatchedForUpdate(em, olderThanSeconds, limit);
+    const rows = await selectUndispatchedForUpdate(em, olderThanSeconds, MAX_SQS_DELAY_SECONDS, limit);
     if (rows.length === 0) return { sent: 0, failed: 0 };
     const outcome = await sendTaskMessages(
       rows.map((r) => ({ id: r.id, taskName: r.task_name, kwargs: r.kwargs, queue: r.queue, runAfter: new Date(r.run_after) })),

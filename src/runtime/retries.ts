@@ -10,7 +10,7 @@ import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
 import { markRetrying } from './records/end-attempt';
 import { insertQueued } from './records/insert-queued';
-import { newTaskRow, type TaskRow } from './records/row';
+import { nextAttemptOf, type TaskRow } from './records/row';
 import type { RegisteredTask } from './registry';
 import type { TaskOutcome } from './run-task';
 
@@ -26,15 +26,7 @@ export function retryDelaySeconds(baseSeconds: number, attempt: number, random: 
  * same root id, run after `delaySeconds` — in one transaction; its message is sent when that commits.
  */
 export async function scheduleRetry(em: EntityManager, row: TaskRow, task: RegisteredTask, error: Error | null, delaySeconds: number, reason: string): Promise<TaskOutcome> {
-  const next = newTaskRow({
-    taskName: task.name,
-    kwargs: row.kwargs,
-    queue: row.queue,
-    hardTimeout: row.hard_timeout,
-    runAfter: new Date(Date.now() + delaySeconds * 1000),
-    attempt: row.attempt + 1,
-    rootId: row.root_id,
-  });
+  const next = nextAttemptOf(row, new Date(Date.now() + delaySeconds * 1000));
   let written = false;
   await em.fork().transactional(async (tem) => {
     written = await markRetrying(tem, row.id, row.attempt, { traceback: error ? traceOf(error) : null, note: `${reason} in ${delaySeconds} s as attempt ${next.attempt}` });

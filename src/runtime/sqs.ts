@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mapWithConcurrency } from './concurrency';
 import { configuredQueuesOrNone, getQueueSettings, getSqsClient } from './config';
-import { MAX_MESSAGE_BYTES, MAX_TIMEOUT_SECONDS, RESENDS_ATTRIBUTE } from './contract';
+import { MAX_MESSAGE_BYTES, MAX_SQS_DELAY_SECONDS, RESENDS_ATTRIBUTE } from './contract';
 import { ConfigurationError, toError } from './errors';
 import { libraryLog } from './logger';
 import { encodeMessageBody, messageBytes } from './message';
@@ -33,10 +33,12 @@ export interface OutgoingTask {
   readonly body?: string;
 }
 
-/** What a send achieved: the ids sent, and the ids that failed with their reason. */
+/** What a send achieved: the ids sent, the ids that failed with their reason, and the ids not due yet. */
 export interface SendOutcome {
   readonly sent: string[];
   readonly failed: { id: string; reason: string }[];
+  /** Not sent: due more than 900 s from now (SQS's largest delay). The maintenance relay sends them when due. */
+  readonly deferred: string[];
   /** The first error seen, for `TaskDispatchError.cause`. */
   readonly firstError?: unknown;
 }
@@ -46,9 +48,9 @@ const MAX_BATCH_ENTRIES = 10;
 /** Batches in flight at once. */
 const SEND_CONCURRENCY = 8;
 
-/** Seconds until `runAfter`, as SQS DelaySeconds (0..900). */
+/** Whole seconds until `runAfter` (rounded up, so a message is never delivered early), 0 when it is due. */
 export function delaySecondsUntil(runAfter: Date, now = Date.now()): number {
-  return Math.min(MAX_TIMEOUT_SECONDS, Math.max(0, Math.ceil((runAfter.getTime() - now) / 1000)));
+  return Math.max(0, Math.ceil((runAfter.getTime() - now) / 1000));
 }
 
 interface Entry { task: OutgoingTask; body: string; bytes: number }
@@ -78,9 +80,16 @@ export function chunkEntries<E extends { bytes: number }>(entries: readonly E[])
 export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: { readonly signal?: AbortSignal } = {}): Promise<SendOutcome> {
   const sent: string[] = [];
   const failed: { id: string; reason: string }[] = [];
+  const deferred: string[] = [];
   let firstError: unknown;
   const byQueue = new Map<string, Entry[]>();
+  const now = Date.now();
   for (const task of tasks) {
+    // Never capped to 900 s (that would deliver it early): a task due later waits for the relay.
+    if (delaySecondsUntil(task.runAfter, now) > MAX_SQS_DELAY_SECONDS) {
+      deferred.push(task.id);
+      continue;
+    }
     const body = task.body ?? encodeMessageBody({ task_id: task.id, task_name: task.taskName, kwargs: task.kwargs });
     const list = byQueue.get(task.queue) ?? [];
     list.push({ task, body, bytes: messageBytes(body) });
@@ -101,11 +110,11 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: 
   }
   const client = getSqsClient();
   await mapWithConcurrency(requests, SEND_CONCURRENCY, async ({ url, entries }) => {
-    const now = Date.now();
+    const sendNow = Date.now();
     const batchEntries: SendMessageBatchRequestEntry[] = entries.map((e) => ({
       Id: e.task.id,
       MessageBody: e.body,
-      DelaySeconds: delaySecondsUntil(e.task.runAfter, now),
+      DelaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, delaySecondsUntil(e.task.runAfter, sendNow)),
     }));
     try {
       const response = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batchEntries }), { abortSignal: options.signal });
@@ -122,7 +131,7 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: 
       for (const e of entries) failed.push({ id: e.task.id, reason: toError(error).message });
     }
   });
-  return { sent, failed, firstError };
+  return { sent, failed, deferred, firstError };
 }
 
 /** Sends one message body to a queue with a delay (a dead letter returned to its queue). */

@@ -73,10 +73,14 @@ export interface ExecuteOnCommitOptions {
    */
   readonly em?: EntityManager;
   /**
-   * Seconds before the worker may run it (0..900, SQS DelaySeconds).
+   * Seconds before the worker may run it (0 or more, up to 366 days). Up to 900 s (SQS's largest delay) the
+   * message is sent at commit with that DelaySeconds; beyond, the row waits in the table and the maintenance
+   * relay sends it once it is due within 900 s, with the exact remaining delay. Give `delay` or `runAt`.
    * @default 0
    */
   readonly delay?: number;
+  /** When the worker may run it (a time in the past means now); like `delay` beyond 900 s. Give `delay` or `runAt`. */
+  readonly runAt?: Date;
 }
 
 /** Options of `executeOnCommitOnce`. */

@@ -1,11 +1,12 @@
 import { Client } from 'pg';
 import { z } from 'zod';
 import { cancelTask } from '../../src/runtime/cancel';
-import { TaskNotCancellableError } from '../../src/runtime/errors';
+import { TaskStateError } from '../../src/runtime/errors';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { lambdaTasksMigrations } from '../../src/runtime/migrations';
 import { TaskStatus } from '../../src/runtime/record';
+import { retryTask } from '../../src/runtime/replay';
 import { createTestOrm, engine, executedMigrationNames, itOnPostgres, migratorOf, type TestDatabase } from '../support/database';
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
@@ -25,17 +26,23 @@ const note = lambdaTask({ name: 'cancel.note', args: z.object({ text: z.string()
 class Flaky extends Error {
   override name = 'Flaky';
 }
+let brokenUntilFixed = true;
+const fragile = lambdaTask({ name: 'cancel.fragile', args: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
+  ran.push(ctx.taskId!);
+  if (brokenUntilFixed) throw new Error('the mail server is down');
+  return n * 2;
+});
 const flaky = lambdaTask({ name: 'cancel.flaky', args: z.object({}), retryOn: [Flaky], maxRetries: 3, retryDelay: 600 }, async (_args, ctx) => {
   ran.push(ctx.taskId!);
   throw new Flaky('try again later');
 });
 
-describe(`cancelTask() (${engine})`, () => {
+describe(`cancelTask() and retryTask() (${engine})`, () => {
   let db: TestDatabase;
   let fauxqs: Fauxqs;
   let queue: TestQueue;
   const status = async (id: string) => (await db.sql<{ status: string }>('select status from task_record where id = ?', [id]))[0]?.status;
-  const worker = () => createHandler({ tasks: [note, flaky], orm: db.orm });
+  const worker = () => createHandler({ tasks: [note, flaky, fragile], orm: db.orm });
 
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
@@ -86,7 +93,7 @@ describe(`cancelTask() (${engine})`, () => {
     expect(await receiveMessages({ fauxqs, queue }, 1, { timeoutMs: 1_500 })).toEqual([]);
   });
 
-  itOnPostgres('a RUNNING task cannot be cancelled: TaskNotCancellableError names the status, and the run completes', async () => {
+  itOnPostgres('a RUNNING task cannot be cancelled: TaskStateError names the status, and the run completes', async () => {
     let release!: () => void;
     gate = new Promise((resolve) => (release = resolve));
     const running = new Promise<string>((resolve) => (started = resolve));
@@ -96,18 +103,18 @@ describe(`cancelTask() (${engine})`, () => {
     const error = await enqueue(db, (em) => cancelTask(em, id)).catch((e: unknown) => e);
     release();
     await delivering;
-    expect(error).toBeInstanceOf(TaskNotCancellableError);
+    expect(error).toBeInstanceOf(TaskStateError);
     expect(error).toMatchObject({ taskId: id, status: TaskStatus.RUNNING });
     expect((error as Error).message).toMatch(/is RUNNING: a running task cannot be cancelled/);
     expect(await status(id)).toBe(TaskStatus.SUCCESS);
   });
 
-  it('a finished task or an unknown id: TaskNotCancellableError, nothing changes', async () => {
+  it('a finished task or an unknown id: TaskStateError, nothing changes', async () => {
     const id = await enqueue(db, (em) => note.executeOnCommit({ text: 'done' }, { em }));
     await deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) });
     await expect(enqueue(db, (em) => cancelTask(em, id))).rejects.toThrow(/the task is already SUCCESS/);
     const unknown = globalThis.crypto.randomUUID();
-    await expect(enqueue(db, (em) => cancelTask(em, unknown))).rejects.toMatchObject({ name: 'TaskNotCancellableError', status: null });
+    await expect(enqueue(db, (em) => cancelTask(em, unknown))).rejects.toMatchObject({ name: 'TaskStateError', status: null });
     expect(await status(id)).toBe(TaskStatus.SUCCESS);
   });
 
@@ -121,6 +128,58 @@ describe(`cancelTask() (${engine})`, () => {
     expect((await chain()).map((r) => [r.attempt, r.status])).toEqual([[1, 'RETRYING'], [2, 'CANCELLED']]);
     await expect(enqueue(db, (em) => cancelTask(em, rootId))).rejects.toThrow(/its retry has already started or finished/);
     expect(ran).toHaveLength(1);
+  });
+
+  describe('retryTask()', () => {
+    const history = (rootId: string) => db.sql<{ id: string; attempt: number; status: string; result: unknown }>('select id, attempt, status, result from task_record where root_id = ? order by attempt', [rootId]);
+    const runOne = async () => deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) });
+
+    beforeEach(() => {
+      brokenUntilFixed = true;
+    });
+
+    it('FAILED → retryTask → attempt 2 runs with the same arguments and succeeds; attempt 1 stays FAILED', async () => {
+      const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 21 }, { em }));
+      await runOne();
+      expect((await history(rootId)).map((r) => [r.attempt, r.status])).toEqual([[1, 'FAILED']]);
+      brokenUntilFixed = false;
+      const nextId = await enqueue(db, (em) => retryTask(em, rootId));
+      await runOne();
+      expect((await history(rootId)).map((r) => [r.id, r.attempt, r.status, r.result])).toEqual([[rootId, 1, 'FAILED', null], [nextId, 2, 'SUCCESS', 42]]);
+      expect(ran).toEqual([rootId, nextId]);
+    });
+
+    it('CANCELLED → retryTask runs it after all', async () => {
+      brokenUntilFixed = false;
+      const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 1 }, { em }));
+      await enqueue(db, (em) => cancelTask(em, rootId));
+      await runOne(); // the cancelled attempt's message: deleted unrun
+      const nextId = await enqueue(db, (em) => retryTask(em, rootId));
+      await runOne();
+      expect((await history(rootId)).map((r) => [r.attempt, r.status])).toEqual([[1, 'CANCELLED'], [2, 'SUCCESS']]);
+      expect(ran).toEqual([nextId]);
+    });
+
+    it('refuses a task that did not fail, an attempt that is not the latest, and an unknown id (TaskStateError), writing nothing', async () => {
+      const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 3 }, { em }));
+      await expect(enqueue(db, (em) => retryTask(em, rootId))).rejects.toMatchObject({ name: 'TaskStateError', operation: 'retry', status: 'QUEUED' });
+      await runOne();
+      await enqueue(db, (em) => retryTask(em, rootId));
+      await expect(enqueue(db, (em) => retryTask(em, rootId))).rejects.toThrow(/attempt 2 of this task exists: retry the latest attempt/);
+      await expect(enqueue(db, (em) => retryTask(em, globalThis.crypto.randomUUID()))).rejects.toMatchObject({ status: null });
+      expect((await history(rootId)).map((r) => r.attempt)).toEqual([1, 2]);
+      await runOne(); // attempt 2's message: the next test receives its own
+    });
+
+    itOnPostgres('two operators replaying the same failure at once create one attempt 2', async () => {
+      const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 5 }, { em }));
+      await runOne();
+      const outcomes = await Promise.allSettled([enqueue(db, (em) => retryTask(em, rootId)), enqueue(db, (em) => retryTask(em, rootId))]);
+      const described = outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status));
+      expect(described.filter((d) => d === 'fulfilled')).toHaveLength(1);
+      expect(described.find((d) => d !== 'fulfilled')).toMatch(/attempt 2 of this task exists/);
+      expect((await history(rootId)).map((r) => [r.attempt, r.status])).toEqual([[1, 'FAILED'], [2, 'QUEUED']]);
+    });
   });
 });
 

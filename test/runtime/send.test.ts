@@ -15,10 +15,10 @@ describe('Function: chunkEntries()', () => {
 });
 
 describe('Function: delaySecondsUntil()', () => {
-  it('is what is left of the delay, rounded up, from 0 to 900', () => {
+  it('is what is left of the delay, rounded up (never early), 0 when due; not capped (a task due later is deferred, not sent early)', () => {
     const now = Date.parse('2026-11-25T00:00:00Z');
     expect(delaySecondsUntil(new Date(now + 1500), now)).toBe(2);
     expect(delaySecondsUntil(new Date(now - 5000), now)).toBe(0);
-    expect(delaySecondsUntil(new Date(now + 2_000_000), now)).toBe(900);
+    expect(delaySecondsUntil(new Date(now + 900_500), now)).toBe(901);
   });
 });

@@ -68,3 +68,8 @@ export function newTaskRow(fields: {
 export function jsonParam(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
+
+/** The next attempt of a row (a retry, or a replay of a failed or cancelled task): attempt + 1, same root id. */
+export function nextAttemptOf(row: Pick<TaskRow, 'task_name' | 'kwargs' | 'queue' | 'hard_timeout' | 'attempt' | 'root_id'>, runAfter: Date): NewTaskRow {
+  return newTaskRow({ taskName: row.task_name, kwargs: row.kwargs, queue: row.queue, hardTimeout: row.hard_timeout, runAfter, attempt: row.attempt + 1, rootId: row.root_id });
+}

@@ -11,15 +11,17 @@ export interface UndispatchedRow {
 }
 
 /**
- * Locks QUEUED rows never sent (`dispatched_at is null`) and older than the threshold, oldest first,
- * skipping rows another relay holds (`for update skip locked`). Run it in a transaction.
+ * Locks QUEUED rows never sent (`dispatched_at is null`), older than the threshold and due within SQS's
+ * largest delay (`dueWithinSeconds`: a row due later waits), oldest first, skipping rows another relay holds
+ * (`for update skip locked`). Run it in a transaction.
  */
-export async function selectUndispatchedForUpdate(em: EntityManager, olderThanSeconds: number, limit: number): Promise<UndispatchedRow[]> {
+export async function selectUndispatchedForUpdate(em: EntityManager, olderThanSeconds: number, dueWithinSeconds: number, limit: number): Promise<UndispatchedRow[]> {
   return queryRows<UndispatchedRow>(
     em,
     `select "id", "task_name", "kwargs", "queue", "run_after" from "task_record"
       where "status" = 'QUEUED' and "dispatched_at" is null and "enqueued_at" < now() - make_interval(secs => ?)
+        and "run_after" <= now() + make_interval(secs => ?)
       order by "enqueued_at" limit ? for update skip locked`,
-    [olderThanSeconds, limit],
+    [olderThanSeconds, dueWithinSeconds, limit],
   );
 }
