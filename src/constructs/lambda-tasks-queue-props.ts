@@ -5,6 +5,7 @@ import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { QueueProps } from 'aws-cdk-lib/aws-sqs';
+import type { TaskScheduleOptions } from './task-schedules';
 import type { TaskSecret } from './task-secret';
 import type { TaskQueueOptions } from './types';
 
@@ -23,13 +24,19 @@ export interface LambdaTasksQueueProps {
    */
   readonly queues?: Readonly<Record<string, TaskQueueOptions>>;
   /**
+   * Scheduled tasks, by schedule name: one EventBridge Scheduler schedule each (cron or rate, with a time
+   * zone), invoking the default worker, which enqueues the task through the outbox once per tick.
+   * @default - none
+   */
+  readonly schedules?: Readonly<Record<string, TaskScheduleOptions>>;
+  /**
    * Environment variables filled from Secrets Manager at the worker's cold start.
    * @default - none
    */
   readonly secrets?: Readonly<Record<string, TaskSecret>>;
   /**
    * More environment variables for every worker (a queue's own `environment` is merged over them). Refused:
-   * the variables the construct sets (`LAMBDA_TASKS_QUEUES`, `LAMBDA_TASKS_SECRET_*`,
+   * the variables the construct sets (`LAMBDA_TASKS_QUEUES`, `LAMBDA_TASKS_SCHEDULES`, `LAMBDA_TASKS_SECRET_*`,
    * `MIKRO_ORM_ALLOW_VERSION_MISMATCH`), those Lambda reserves, and the names of `secrets`.
    * @default - none
    */

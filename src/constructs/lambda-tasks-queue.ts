@@ -1,10 +1,11 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Connections, type IConnectable, type ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
-import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule as EventsSchedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Function as LambdaFunctionResource, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { assertEsbuildAvailable } from './esbuild';
 import type { LambdaTasksQueueProps } from './lambda-tasks-queue-props';
@@ -12,6 +13,7 @@ import { grantSendTasks } from './queue-grants';
 import { validateQueueProps } from './queue-props';
 import { deriveQueueSettings } from './queue-settings';
 import { TaskQueueResources } from './task-queue-resources';
+import { TaskSchedules } from './task-schedules';
 import type { TaskQueue } from './types';
 import {
   type NamedEnvironment,
@@ -50,6 +52,8 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
   public readonly queueUrlsJson: string;
   /** The maintenance schedule (every 5 minutes, to the default worker). */
   public readonly maintenanceRule: Rule;
+  /** The EventBridge Scheduler schedules of `schedules`, by name. */
+  public readonly schedules: Record<string, Schedule>;
   private readonly queues: Record<string, TaskQueueResources> = {};
   private readonly workerConnections?: Connections;
 
@@ -102,9 +106,13 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
     this.queueUrlsJson = Stack.of(this).toJsonString(
       Object.fromEntries(Object.entries(this.queues).map(([name, resources]) => [name, resources.queuesEnvEntry()])),
     );
+    const defaultQueue = this.queues.default;
+    const schedules = props.schedules && Object.keys(props.schedules).length > 0 ? new TaskSchedules(this, 'Schedules', defaultQueue.worker, props.schedules) : undefined;
+    this.schedules = schedules?.schedules ?? {};
     for (const [name, resources] of Object.entries(this.queues)) {
       const queue = queueOptions[name].environment ?? {};
-      const variables = workerEnvironment({ shared: props.environment ?? {}, queue, queuesJson: this.queueUrlsJson, secrets, sourceMap });
+      const schedulesJson = name === 'default' ? schedules?.environmentJson : undefined;
+      const variables = workerEnvironment({ shared: props.environment ?? {}, queue, queuesJson: this.queueUrlsJson, secrets, sourceMap, schedulesJson });
       validateEnvironmentSize(variables);
       for (const [key, value] of Object.entries(variables)) resources.worker.addEnvironment(key, value);
     }
@@ -115,12 +123,11 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
       for (const target of allQueues) grantSendTasks(target.queue, resources.worker);
       for (const secret of Object.values(secrets)) secret.grantRead(resources.worker);
     }
-    const defaultQueue = this.queues.default;
     // DLQ reconciliation runs in the default worker: it reads and deletes on every DLQ.
     for (const resources of allQueues) resources.deadLetterQueue.grantConsumeMessages(defaultQueue.worker);
     this.maintenanceRule = new Rule(this, 'MaintenanceSchedule', {
       description: 'cdk-lambda-tasks maintenance: relay, sweep, DLQ reconciliation',
-      schedule: Schedule.rate(Duration.minutes(MAINTENANCE_SCHEDULE_MINUTES)),
+      schedule: EventsSchedule.rate(Duration.minutes(MAINTENANCE_SCHEDULE_MINUTES)),
       targets: [new LambdaFunction(defaultQueue.worker, { event: RuleTargetInput.fromObject(MAINTENANCE_EVENT), retryAttempts: 0 })],
     });
     if (props.vpc) {

@@ -61,6 +61,42 @@ export function isMaintenanceEvent(event: unknown): boolean {
   return typeof event === 'object' && event !== null && (event as { lambdaTasks?: unknown }).lambdaTasks === 'maintenance';
 }
 
+/** The default worker's variable holding the construct's `schedules` (name → task and kwargs), checked at cold start. */
+export const SCHEDULES_ENV = 'LAMBDA_TASKS_SCHEDULES';
+
+/** A schedule's name: an EventBridge Scheduler schedule name (up to 64 of letters, digits, `.`, `_`, `-`). */
+export const SCHEDULE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** What a schedule runs: the construct writes it into {@link SCHEDULES_ENV} and into each schedule's event. */
+export interface ScheduledInvocation {
+  readonly task: string;
+  readonly kwargs: Record<string, unknown>;
+}
+
+/**
+ * The event an EventBridge Scheduler schedule sends to the default worker (version 1). `scheduledTime` is the
+ * tick's time, filled in by the scheduler; the same tick delivered twice has the same one.
+ */
+export interface ScheduleEvent extends ScheduledInvocation {
+  readonly lambdaTasks: 'schedule';
+  readonly v: 1;
+  readonly schedule: string;
+  readonly scheduledTime: string;
+}
+
+/** The scheduler's placeholder for the tick's time (`<aws.scheduler.scheduled-time>`). */
+export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
+
+/** The input a schedule's target sends: the event with the scheduler's time placeholder. */
+export function scheduleEventInput(schedule: string, invocation: ScheduledInvocation): ScheduleEvent {
+  return { lambdaTasks: 'schedule', v: 1, schedule, task: invocation.task, kwargs: invocation.kwargs, scheduledTime: SCHEDULED_TIME_PLACEHOLDER };
+}
+
+/** Whether an event claims to be a schedule event (`{ "lambdaTasks": "schedule", … }`); its fields are checked by the worker. */
+export function isScheduleEvent(event: unknown): event is Record<string, unknown> {
+  return typeof event === 'object' && event !== null && (event as { lambdaTasks?: unknown }).lambdaTasks === 'schedule';
+}
+
 /** A Secrets Manager reference: which secret, which JSON key, which version. */
 export interface SecretReference {
   /** The secret's full ARN (seven colon-separated segments). */

@@ -1,7 +1,7 @@
 import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
 import { registerBuiltInTasks } from './cleanup';
 import { mapWithConcurrency } from './concurrency';
-import { isMaintenanceEvent } from './contract';
+import { isMaintenanceEvent, isScheduleEvent } from './contract';
 import { decideDeadline } from './deadline';
 import { executeDelivery, type BeforeRun } from './delivery';
 import { LambdaTasksError, toError } from './errors';
@@ -10,6 +10,7 @@ import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from 
 import { initOrm } from './orm';
 import type { TaskRow } from './records/row';
 import { registeredTaskOf, type RegisteredTask } from './registry';
+import { checkSchedules, runScheduleEvent, type ScheduleResponse } from './schedules';
 import { resolveSecretsIntoEnv } from './secrets';
 import { queueUrlOfArn, releaseMessages, resendMessage } from './sqs';
 import type { LambdaContextLike, SqsBatchResponse, SqsEventLike, SqsRecordLike } from './types';
@@ -21,8 +22,8 @@ export interface MaintenanceResponse {
   readonly maintenance: MaintenanceResult;
 }
 
-/** What the handler returns: the partial batch response, or the maintenance summary. */
-export type HandlerResponse = SqsBatchResponse | MaintenanceResponse;
+/** What the handler returns: the partial batch response, the maintenance summary, or the task a schedule tick enqueued. */
+export type HandlerResponse = SqsBatchResponse | MaintenanceResponse | ScheduleResponse;
 
 /** The worker handler: `async (event, context)`, no callback (Node.js 24 on Lambda has none). */
 export interface TaskHandler {
@@ -104,12 +105,15 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
   };
 
   libraryLog.info('worker created', { tasks: tasks.map((t) => t.name), concurrency });
+  // The construct's schedules, checked once now: a wrong one is logged here, not discovered at each tick.
+  const scheduleProblems = checkSchedules();
 
   const handle = async (event: SqsEventLike | Record<string, unknown>, context: LambdaContextLike): Promise<HandlerResponse> => {
     if (isMaintenanceEvent(event)) {
       const orm = await init(); // a failed init throws: the scheduler retries
       return { maintenance: await runMaintenance({ ...options.maintenance, em: orm.em.fork() }) };
     }
+    if (isScheduleEvent(event)) return runScheduleEvent(event, (await init()).em, scheduleProblems);
     const records = (event as SqsEventLike).Records ?? [];
     let orm: MikroORM;
     try {

@@ -34,6 +34,7 @@ export type { WaitForTaskOptions } from './polling';
 // The worker
 export { createHandler } from './handler';
 export type { CreateHandlerOptions, HandlerResponse, MaintenanceResponse, TaskHandler } from './handler';
+export type { ScheduleResponse } from './schedules';
 export type { LambdaContextLike, SqsBatchResponse, SqsEventLike, SqsRecordLike } from './types';
 export { runLocalWorker } from './local-worker';
 export type { LocalWorkerOptions, LocalWorkerStats } from './local-worker';

@@ -3,6 +3,7 @@ import { App, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { ApplicationLogLevel, LayerVersion, LoggingFormat, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -42,6 +43,7 @@ function everyOption(stack: Stack): Partial<LambdaTasksQueueProps> {
     deadLetterQueueProps: { encryptionMasterKey: new Key(stack, 'DeadLetterKey', { enableKeyRotation: true }) },
     removalPolicy: RemovalPolicy.RETAIN,
     queues: { default: {}, reports: { environment: { REPORTS_BUCKET: 'reports' } } },
+    schedules: { 'daily-report': { task: 'reports.daily', schedule: ScheduleExpression.cron({ minute: '0', hour: '9' }), kwargs: { kind: 'daily' } } },
   };
 }
 
@@ -81,7 +83,7 @@ describe('cdk-nag AwsSolutions on the construct', () => {
     expect(all.map((f) => f.resource).sort()).toEqual(['Stack/Tasks/default/Role/DefaultPolicy/Resource', 'Stack/Tasks/reports/Role/DefaultPolicy/Resource']);
   });
 
-  it('finds nothing with every other option (customer-managed KMS keys, JSON logs, layers, /tmp, source maps, retention, removal policy)', () => {
+  it('finds nothing with every other option (customer-managed KMS keys, JSON logs, layers, /tmp, source maps, retention, removal policy, schedules)', () => {
     expect(findings({ everyOption: true })).toEqual([]);
   });
 
