@@ -49,7 +49,7 @@ const project = new typescript.TypeScriptProject({
       paths: { 'mikro-orm-pglite': ['node_modules/mikro-orm-pglite/dist/index.d.ts'] },
     },
   },
-  deps: ['@aws-sdk/client-sqs@^3.900.0', '@aws-sdk/client-secrets-manager@^3.900.0'],
+  deps: ['@aws-sdk/client-sqs@^3.900.0', '@aws-sdk/client-secrets-manager@^3.900.0', '@aws-lambda-powertools/metrics@^2.36.0'],
   peerDependencyOptions: { pinnedDevDependency: false },
   peerDeps: [
     // MikroORM 6 (knex) and 7 (kysely): the ORM seam picks its implementation at run time.

@@ -30,13 +30,25 @@ export interface LambdaTasksQueueProps {
    */
   readonly schedules?: Readonly<Record<string, TaskScheduleOptions>>;
   /**
+   * The CloudWatch namespace of the workers' task metrics (EMF log lines: `Tasks`, `TaskDuration`,
+   * `TaskResends`, by `service` = this construct's path, `Queue`, `Status`, `TaskName`).
+   * @default 'CdkLambdaTasks'
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Whether to add a CloudWatch dashboard: per queue, depth and age, DLQ depth, outcomes by status,
+   * duration p50/p99 and re-sends.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+  /**
    * Environment variables filled from Secrets Manager at the worker's cold start.
    * @default - none
    */
   readonly secrets?: Readonly<Record<string, TaskSecret>>;
   /**
    * More environment variables for every worker (a queue's own `environment` is merged over them). Refused:
-   * the variables the construct sets (`LAMBDA_TASKS_QUEUES`, `LAMBDA_TASKS_SCHEDULES`, `LAMBDA_TASKS_SECRET_*`,
+   * the variables the construct sets (`LAMBDA_TASKS_QUEUES`, `LAMBDA_TASKS_SCHEDULES`, `LAMBDA_TASKS_METRICS`, `LAMBDA_TASKS_SECRET_*`,
    * `MIKRO_ORM_ALLOW_VERSION_MISMATCH`), those Lambda reserves, and the names of `secrets`.
    * @default - none
    */

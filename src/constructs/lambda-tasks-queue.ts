@@ -1,4 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
+import type { Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { Connections, type IConnectable, type ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { Rule, RuleTargetInput, Schedule as EventsSchedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -12,6 +13,7 @@ import type { LambdaTasksQueueProps } from './lambda-tasks-queue-props';
 import { grantSendTasks } from './queue-grants';
 import { validateQueueProps } from './queue-props';
 import { deriveQueueSettings } from './queue-settings';
+import { TaskDashboard } from './task-dashboard';
 import { TaskQueueResources } from './task-queue-resources';
 import { TaskSchedules } from './task-schedules';
 import type { TaskQueue } from './types';
@@ -27,7 +29,7 @@ import {
 } from './validation';
 import { workerBundling } from './worker-bundling';
 import { workerEnvironment } from './worker-environment';
-import { MAINTENANCE_EVENT, MAINTENANCE_SCHEDULE_MINUTES, QUEUES_ENV } from '../runtime/contract';
+import { DEFAULT_METRICS_NAMESPACE, MAINTENANCE_EVENT, MAINTENANCE_SCHEDULE_MINUTES, QUEUES_ENV, type MetricsSettings } from '../runtime/contract';
 
 /**
  * Queues, dead-letter queues and worker Lambdas for cdk-lambda-tasks: per named queue a standard
@@ -47,11 +49,14 @@ import { MAINTENANCE_EVENT, MAINTENANCE_SCHEDULE_MINUTES, QUEUES_ENV } from '../
  * tasks.grantEnqueue(apiFunction);
  * db.connections.allowDefaultPortFrom(tasks);
  */
+
 export class LambdaTasksQueue extends Construct implements IConnectable {
   /** `LAMBDA_TASKS_QUEUES` for producers: `{ "<name>": { "url", "dlqUrl", "maxHardTimeout" } }` (a token string). */
   public readonly queueUrlsJson: string;
   /** The maintenance schedule (every 5 minutes, to the default worker). */
   public readonly maintenanceRule: Rule;
+  /** The CloudWatch dashboard (undefined with `dashboard: false`). */
+  public readonly dashboard?: Dashboard;
   /** The EventBridge Scheduler schedules of `schedules`, by name. */
   public readonly schedules: Record<string, Schedule>;
   private readonly queues: Record<string, TaskQueueResources> = {};
@@ -107,12 +112,13 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
       Object.fromEntries(Object.entries(this.queues).map(([name, resources]) => [name, resources.queuesEnvEntry()])),
     );
     const defaultQueue = this.queues.default;
+    const metrics: MetricsSettings = { namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, service: this.node.path };
     const schedules = props.schedules && Object.keys(props.schedules).length > 0 ? new TaskSchedules(this, 'Schedules', defaultQueue.worker, props.schedules) : undefined;
     this.schedules = schedules?.schedules ?? {};
     for (const [name, resources] of Object.entries(this.queues)) {
       const queue = queueOptions[name].environment ?? {};
       const schedulesJson = name === 'default' ? schedules?.environmentJson : undefined;
-      const variables = workerEnvironment({ shared: props.environment ?? {}, queue, queuesJson: this.queueUrlsJson, secrets, sourceMap, schedulesJson });
+      const variables = workerEnvironment({ shared: props.environment ?? {}, queue, queuesJson: this.queueUrlsJson, secrets, sourceMap, schedulesJson, metricsJson: JSON.stringify(metrics) });
       validateEnvironmentSize(variables);
       for (const [key, value] of Object.entries(variables)) resources.worker.addEnvironment(key, value);
     }
@@ -130,6 +136,8 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
       schedule: EventsSchedule.rate(Duration.minutes(MAINTENANCE_SCHEDULE_MINUTES)),
       targets: [new LambdaFunction(defaultQueue.worker, { event: RuleTargetInput.fromObject(MAINTENANCE_EVENT), retryAttempts: 0 })],
     });
+    const dashboardQueues = Object.entries(this.queues).map(([name, { queue, deadLetterQueue }]) => ({ name, queue, deadLetterQueue }));
+    this.dashboard = props.dashboard === false ? undefined : new TaskDashboard(this, 'Dashboard', metrics, dashboardQueues).dashboard;
     if (props.vpc) {
       // One object for every call of `connections`: CDK marks it while it wires a rule in both directions; a new
       // object per call lost the mark, and CDK then tried an egress rule on each worker's allow-all-outbound group

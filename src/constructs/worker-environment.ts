@@ -1,6 +1,6 @@
 import type { TaskSecret } from './task-secret';
 import { ENABLE_SOURCE_MAPS } from './worker-bundling';
-import { QUEUES_ENV, SCHEDULES_ENV, SECRET_ENV_PREFIX } from '../runtime/contract';
+import { METRICS_ENV, QUEUES_ENV, SCHEDULES_ENV, SECRET_ENV_PREFIX } from '../runtime/contract';
 
 /**
  * Set to `true` on every worker: in a bundle MikroORM's package-version check reads whatever package.json
@@ -9,7 +9,7 @@ import { QUEUES_ENV, SCHEDULES_ENV, SECRET_ENV_PREFIX } from '../runtime/contrac
 const MIKRO_ORM_VERSION_CHECK_ENV = 'MIKRO_ORM_ALLOW_VERSION_MISMATCH';
 
 /** The variables the construct sets on every worker, besides `LAMBDA_TASKS_SECRET_*` (refused in the user's environments). */
-export const CONSTRUCT_ENVIRONMENT_NAMES: readonly string[] = [QUEUES_ENV, SCHEDULES_ENV, MIKRO_ORM_VERSION_CHECK_ENV];
+export const CONSTRUCT_ENVIRONMENT_NAMES: readonly string[] = [QUEUES_ENV, SCHEDULES_ENV, METRICS_ENV, MIKRO_ORM_VERSION_CHECK_ENV];
 
 /** What one worker's environment is built from. */
 export interface WorkerEnvironmentSources {
@@ -25,6 +25,8 @@ export interface WorkerEnvironmentSources {
   readonly sourceMap: boolean;
   /** `LAMBDA_TASKS_SCHEDULES` (the default worker, when there are schedules). */
   readonly schedulesJson?: string;
+  /** `LAMBDA_TASKS_METRICS`: the metrics namespace and service. */
+  readonly metricsJson: string;
 }
 
 /** `NODE_OPTIONS` with `--enable-source-maps` appended (once) to what the user set. */
@@ -35,7 +37,7 @@ function withSourceMaps(nodeOptions: string | undefined): string {
 
 /**
  * One worker's environment: the shared variables, the queue's over them, then the construct's own
- * (`MIKRO_ORM_ALLOW_VERSION_MISMATCH`, `LAMBDA_TASKS_QUEUES`, `LAMBDA_TASKS_SCHEDULES` on the default worker, `LAMBDA_TASKS_SECRET_*`) and, with a
+ * (`MIKRO_ORM_ALLOW_VERSION_MISMATCH`, `LAMBDA_TASKS_QUEUES`, `LAMBDA_TASKS_METRICS`, `LAMBDA_TASKS_SCHEDULES` on the default worker, `LAMBDA_TASKS_SECRET_*`) and, with a
  * source map, `NODE_OPTIONS=--enable-source-maps` (appended to the user's `NODE_OPTIONS`). The names are
  * checked by `validateEnvironmentNames` and `validateSecretNames` first.
  */
@@ -45,6 +47,7 @@ export function workerEnvironment(sources: WorkerEnvironmentSources): Record<str
     ...user,
     [MIKRO_ORM_VERSION_CHECK_ENV]: 'true',
     [QUEUES_ENV]: sources.queuesJson,
+    [METRICS_ENV]: sources.metricsJson,
     ...(sources.schedulesJson ? { [SCHEDULES_ENV]: sources.schedulesJson } : {}),
     ...Object.fromEntries(Object.entries(sources.secrets).map(([name, secret]) => [`${SECRET_ENV_PREFIX}${name}`, secret.reference()])),
     ...(sources.sourceMap ? { NODE_OPTIONS: withSourceMaps(user.NODE_OPTIONS) } : {}),

@@ -61,6 +61,24 @@ export function isMaintenanceEvent(event: unknown): boolean {
   return typeof event === 'object' && event !== null && (event as { lambdaTasks?: unknown }).lambdaTasks === 'maintenance';
 }
 
+/** The workers' variable with the metrics settings the construct chose (`{"namespace":…,"service":…}`); no metrics without it. */
+export const METRICS_ENV = 'LAMBDA_TASKS_METRICS';
+
+/** Where the workers' metrics go: the CloudWatch namespace and the `service` dimension (one per LambdaTasksQueue). */
+export interface MetricsSettings {
+  readonly namespace: string;
+  readonly service: string;
+}
+
+/** The CloudWatch namespace of the task metrics unless `metricsNamespace` says otherwise. */
+export const DEFAULT_METRICS_NAMESPACE = 'CdkLambdaTasks';
+
+/** The metric names the workers emit and the construct's dashboard reads. */
+export const METRIC_NAMES = { tasks: 'Tasks', duration: 'TaskDuration', resends: 'TaskResends' } as const;
+
+/** The statuses the `Tasks` metric is counted by (an attempt's outcome). */
+export const OUTCOME_STATUSES = ['SUCCESS', 'FAILED', 'RETRYING'] as const;
+
 /** The default worker's variable holding the construct's `schedules` (name → task and kwargs), checked at cold start. */
 export const SCHEDULES_ENV = 'LAMBDA_TASKS_SCHEDULES';
 

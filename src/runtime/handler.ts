@@ -7,6 +7,7 @@ import { executeDelivery, type BeforeRun } from './delivery';
 import { LambdaTasksError, toError } from './errors';
 import { libraryLog } from './logger';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from './maintenance';
+import { recordResend } from './metrics';
 import { initOrm } from './orm';
 import type { TaskRow } from './records/row';
 import { registeredTaskOf, type RegisteredTask } from './registry';
@@ -163,6 +164,7 @@ function beforeRun(task: RegisteredTask, row: TaskRow, record: SqsRecordLike, re
     action: 'resend',
     send: async () => {
       await resendMessage(queueUrlOfArn(record.eventSourceARN), record.body, record.messageAttributes, decision.resends);
+      recordResend({ queue: row.queue, taskName: task.name, taskId: row.id });
       libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
         taskId: row.id, taskName: task.name, resends: decision.resends, remainingMs, neededMs: decision.neededMs,
       });

@@ -8,6 +8,7 @@ import { timeoutsOf } from './deadline';
 import { HardTimeLimitExceeded, NonRetriableError, SoftTimeLimitExceeded, toError, traceOf } from './errors';
 import { toJsonValue } from './json-value';
 import { libraryLog, runInTaskScope, taskLogger } from './logger';
+import { recordTaskOutcome } from './metrics';
 import { currentTransaction, releaseBrokenConnections, stopTransaction } from './orm';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
@@ -65,8 +66,16 @@ class SingletonBusy extends Error {}
  * mode `em` comes from a commit hook whose transaction has ended). Never throws for the task's own failures.
  */
 export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<TaskOutcome> {
-  const own = em.fork();
   const started = Date.now();
+  const outcome = await runAttempt(em, row, task, options, started);
+  if (outcome.status === TaskStatus.SUCCESS || outcome.status === TaskStatus.FAILED || outcome.status === TaskStatus.RETRYING) {
+    recordTaskOutcome({ queue: row.queue, taskName: task.name, status: outcome.status, durationMs: Date.now() - started, taskId: row.id });
+  }
+  return outcome;
+}
+
+async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions, started: number): Promise<TaskOutcome> {
+  const own = em.fork();
   const base = { taskId: row.id, taskName: task.name };
   const log = (status: string, extra: Record<string, unknown> = {}) =>
     libraryLog.info(`task ${status}`, { taskId: row.id, taskName: task.name, attempt: row.attempt, durationMs: Date.now() - started, ...extra });

@@ -1,0 +1,54 @@
+/**
+ * Task metrics as CloudWatch embedded-metric-format log lines (Powertools Metrics), written by the workers
+ * when the construct configured them ({@link METRICS_ENV}); nothing otherwise (tests, eager mode, local runs).
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES, METRICS_ENV, type MetricsSettings } from './contract';
+import { libraryLog } from './logger';
+
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+let cached: { raw: string | undefined; settings: MetricsSettings | undefined } | undefined;
+
+/** The settings from {@link METRICS_ENV}, or undefined (no metrics); a malformed value is logged once. */
+function metricsSettings(): MetricsSettings | undefined {
+  const raw = process.env[METRICS_ENV];
+  if (cached && cached.raw === raw) return cached.settings;
+  let settings: MetricsSettings | undefined;
+  if (raw) {
+    try {
+      const parsed = JSON.parse(raw) as Partial<MetricsSettings>;
+      if (typeof parsed.namespace === 'string' && parsed.namespace && typeof parsed.service === 'string' && parsed.service) settings = { namespace: parsed.namespace, service: parsed.service };
+    } catch {
+      // reported below
+    }
+    if (!settings) libraryLog.error(`${METRICS_ENV} must be {"namespace":"…","service":"…"}; no metrics are written`, { value: raw });
+  }
+  cached = { raw, settings };
+  return settings;
+}
+
+/** One EMF line: `metric` by [Queue], [Queue, Status] and [Queue, TaskName, Status] (each with `service`). */
+function publish(settings: MetricsSettings, dimensions: { queue: string; taskName: string; status: string }, values: readonly [string, Unit, number][], taskId: string): void {
+  const metrics = new Metrics({ namespace: settings.namespace, serviceName: settings.service });
+  metrics.addDimension('Queue', dimensions.queue);
+  metrics.addDimensions({ Queue: dimensions.queue, Status: dimensions.status });
+  metrics.addDimensions({ Queue: dimensions.queue, TaskName: dimensions.taskName, Status: dimensions.status });
+  for (const [name, unit, value] of values) metrics.addMetric(name, unit, value);
+  metrics.addMetadata('taskId', taskId);
+  metrics.publishStoredMetrics();
+}
+
+/** Counts an attempt's outcome and records its duration (SUCCESS, FAILED or RETRYING). */
+export function recordTaskOutcome(outcome: { queue: string; taskName: string; status: string; durationMs: number; taskId: string }): void {
+  const settings = metricsSettings();
+  if (!settings) return;
+  publish(settings, outcome, [[METRIC_NAMES.tasks, MetricUnit.Count, 1], [METRIC_NAMES.duration, MetricUnit.Milliseconds, outcome.durationMs]], outcome.taskId);
+}
+
+/** Counts a message re-sent because the invocation had too little time left for the task. */
+export function recordResend(resend: { queue: string; taskName: string; taskId: string }): void {
+  const settings = metricsSettings();
+  if (!settings) return;
+  publish(settings, { ...resend, status: 'RESENT' }, [[METRIC_NAMES.resends, MetricUnit.Count, 1]], resend.taskId);
+}
