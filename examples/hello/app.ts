@@ -6,10 +6,12 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { PGliteDriver } from 'mikro-orm-pglite';
 import { GreetingSchema, Migration20270101000000Hello, Visit, VisitSchema } from './entities';
 import { failsOnPurpose, sayHello, slowReport } from './tasks';
-import { escapeHtml, renderTaskDetail, renderTaskList } from './views';
+import { escapeHtml, renderTaskDetail, renderTaskDetailBody, renderTaskList, renderTaskRows } from './views';
 import {
+  cancelTask,
   configureLambdaTasks,
   createHandler,
+  retryTask,
   runLocalWorker,
   getTask,
   LambdaTasksError,
@@ -86,7 +88,7 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   let mode = options.modeLabel ?? 'eager mode · tasks run in-process right after each commit';
   const orm = await MikroORM.init(helloOrmConfig(databaseUrl));
-  await orm.getMigrator().up();
+  await orm.migrator.up();
   let stopWorker = async (): Promise<void> => undefined;
   let sqs: HelloExample['sqs'];
   if (options.worker) {
@@ -107,6 +109,8 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
     configureLambdaTasks(options.tasks ?? { eager: true });
   }
 
+  const taskNames = Object.values(exampleTasks).map((t) => t.name);
+
   async function trigger(url: URL, res: ServerResponse): Promise<void> {
     const name = url.searchParams.get('name') ?? 'World';
     const nameFault = textFault(name, 100);
@@ -117,10 +121,12 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
       return sendJson(res, 400, { error: `task: unknown task; use one of ${Object.keys(exampleTasks).join(', ')}` });
     }
     const task = exampleTasks[which as ExampleTaskName];
+    const delayText = url.searchParams.get('delay') || '0';
+    if (!/^\d{1,4}$/.test(delayText) || Number(delayText) > 3600) return sendJson(res, 400, { error: 'delay: whole seconds from 0 to 3600' });
     let taskId = '';
     // The app row and the task record commit together; the task runs (or is sent) after the commit.
     await orm.em.fork().transactional(async (em) => {
-      taskId = task.executeOnCommit({ name }, { em }); // validates first: nothing is written when it throws
+      taskId = task.executeOnCommit({ name }, { em, delay: Number(delayText) }); // validates first: nothing is written when it throws
       em.persist(Object.assign(new Visit(), { name, createdAt: new Date() }));
     });
     if (isTrue(url.searchParams.get('redirect'))) return send(res, 303, 'text/plain', 'See Other', { location: `/tasks/${taskId}` });
@@ -128,10 +134,46 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
     return sendJson(res, 202, { taskId, status: record?.status, api: `/api/tasks/${taskId}`, page: `/tasks/${taskId}` });
   }
 
+  /** The task list's filters from the query string, checked against the known values before they reach a query. */
+  function listFilters(url: URL): { status?: string; taskName?: string; error?: string } {
+    const status = url.searchParams.get('status') || undefined;
+    const taskName = url.searchParams.get('task') || undefined;
+    if (status && !(Object.values(TaskStatus) as string[]).includes(status)) return { error: `status: use one of ${Object.values(TaskStatus).join(', ')}` };
+    if (taskName && !taskNames.includes(taskName)) return { error: `task: use one of ${taskNames.join(', ')}` };
+    return { status, taskName };
+  }
+
+  const findRecords = (filters: { status?: string; taskName?: string }) =>
+    orm.em.fork().find(TaskRecord, { ...(filters.status ? { status: filters.status as TaskRecord['status'] } : {}), ...(filters.taskName ? { taskName: filters.taskName } : {}) }, {
+      orderBy: { enqueuedAt: 'desc' },
+      limit: 200,
+    });
+  const findAttempts = (record: TaskRecord) => orm.em.fork().find(TaskRecord, { rootId: record.rootId }, { orderBy: { attempt: 'asc' } });
+
+  /** POST /tasks/:id/cancel and /tasks/:id/retry: the operator's actions, each in its own transaction. */
+  async function act(id: string, action: string, res: ServerResponse): Promise<void> {
+    const target = await orm.em.fork().transactional(async (em) => (action === 'cancel' ? cancelTask(em, id) : retryTask(em, id)));
+    return send(res, 303, 'text/plain', 'See Other', { location: `/tasks/${target}` });
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET') return sendJson(res, 405, { error: 'GET only' });
+    const action = url.pathname.match(/^\/tasks\/([^/]+)\/(cancel|retry)$/);
+    if (req.method === 'POST' && action) {
+      if (!UUID.test(action[1])) return sendJson(res, 400, { error: 'the task id must be a UUID' });
+      return act(action[1].toLowerCase(), action[2], res);
+    }
+    if (req.method !== 'GET') return sendJson(res, 405, { error: 'GET, or POST to /tasks/<id>/cancel or /tasks/<id>/retry' });
     if (url.pathname === '/trigger') return trigger(url, res);
+    if (url.pathname === '/fragments/tasks') {
+      const filters = listFilters(url);
+      return filters.error ? sendJson(res, 400, { error: filters.error }) : sendHtml(res, 200, renderTaskRows(await findRecords(filters)));
+    }
+    const fragment = url.pathname.match(/^\/fragments\/tasks\/([^/]+)$/);
+    if (fragment) {
+      const record = UUID.test(fragment[1]) ? await getTask(orm.em, fragment[1].toLowerCase()) : null;
+      return record ? sendHtml(res, 200, renderTaskDetailBody(record, await findAttempts(record))) : sendJson(res, 404, { error: 'no such task' });
+    }
     const api = url.pathname.match(/^\/api\/tasks\/([^/]+)$/);
     if (api) {
       if (!UUID.test(api[1])) return sendJson(res, 400, { error: 'the task id must be a UUID, e.g. /api/tasks/3f2c6d1e-0b7a-4c1e-9f7d-2a1b3c4d5e6f' });
@@ -142,18 +184,14 @@ export async function startHelloExample(options: HelloExampleOptions = {}): Prom
     if (detail) {
       if (!UUID.test(detail[1])) return sendHtml(res, 400, '<p>The task id must be a UUID. <a href="/">All tasks</a></p>');
       const record = await getTask(orm.em, detail[1].toLowerCase());
-      return record ? sendHtml(res, 200, renderTaskDetail(record, mode)) : sendHtml(res, 404, `<p>No task ${escapeHtml(detail[1])}. <a href="/">All tasks</a></p>`);
+      return record
+        ? sendHtml(res, 200, renderTaskDetail(record, await findAttempts(record), mode))
+        : sendHtml(res, 404, `<p>No task ${escapeHtml(detail[1])}. <a href="/">All tasks</a></p>`);
     }
     if (url.pathname === '/') {
-      const status = url.searchParams.get('status') || undefined;
-      const taskName = url.searchParams.get('task') || undefined;
-      const names = Object.values(exampleTasks).map((t) => t.name);
-      // Filters are checked against the known values before they reach a query.
-      if (status && !(Object.values(TaskStatus) as string[]).includes(status)) return sendJson(res, 400, { error: `status: use one of ${Object.values(TaskStatus).join(', ')}` });
-      if (taskName && !names.includes(taskName)) return sendJson(res, 400, { error: `task: use one of ${names.join(', ')}` });
-      const em = orm.em.fork();
-      const records = await em.find(TaskRecord, { ...(status ? { status: status as TaskRecord['status'] } : {}), ...(taskName ? { taskName } : {}) }, { orderBy: { enqueuedAt: 'desc' }, limit: 200 });
-      return sendHtml(res, 200, renderTaskList(records, { status, taskName }, names, mode));
+      const filters = listFilters(url);
+      if (filters.error) return sendJson(res, 400, { error: filters.error });
+      return sendHtml(res, 200, renderTaskList(await findRecords(filters), filters, taskNames, mode));
     }
     return sendJson(res, 404, { error: 'not found' });
   }

@@ -101,4 +101,62 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
       await browser?.close();
     }
   }, 60_000);
+
+  browserIt('is an operator dashboard: a task goes QUEUED → SUCCESS on the open page, a queued one is cancelled, a failed one is replayed', async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const badgeOf = (taskId: string) => page.locator(`tr[data-task-id="${taskId}"] .badge`);
+      // Page-side expressions as strings (the test compiles without the DOM types); ids are UUIDs, statuses fixed words.
+      const waitForBadge = (taskId: string, status: string) =>
+        page.waitForFunction(`document.querySelector('tr[data-task-id="${taskId}"] .badge')?.textContent === '${status}'`, undefined, { timeout: 20_000 });
+
+      // Live: the list page stays open (no reload: the marker survives) while the task is queued, then runs.
+      await page.goto(example.url);
+      await page.evaluate('window.notReloaded = true');
+      const live = (await (await get('/trigger?name=Live&delay=2')).json()) as { taskId: string };
+      await waitForBadge(live.taskId, 'QUEUED');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-live-queued.png'), fullPage: true });
+      await waitForBadge(live.taskId, 'SUCCESS');
+      expect(await page.evaluate('window.notReloaded')).toBe(true);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-live-success.png'), fullPage: true });
+
+      // Cancel: a task delayed by ten minutes stays QUEUED; its Cancel button makes it CANCELLED.
+      const later = (await (await get('/trigger?name=Later&delay=600')).json()) as { taskId: string };
+      await waitForBadge(later.taskId, 'QUEUED');
+      expect(await page.locator(`tr[data-task-id="${later.taskId}"] [data-action="retry"]`).count()).toBe(0);
+      await Promise.all([page.waitForURL(new RegExp(`/tasks/${later.taskId}$`)), page.locator(`tr[data-task-id="${later.taskId}"] [data-action="cancel"]`).click()]);
+      expect(await page.locator('h2 .badge').textContent()).toBe('CANCELLED');
+      expect((await pollUntil(later.taskId, () => true)).status).toBe('CANCELLED');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-cancelled.png'), fullPage: true });
+
+      // Replay: a FAILED task's Retry button runs attempt 2; its page shows both attempts.
+      const failed = (await (await get('/trigger?name=Replay&task=failsOnPurpose')).json()) as { taskId: string };
+      await pollUntil(failed.taskId, (s) => s === 'FAILED');
+      await page.goto(`${example.url}/tasks/${failed.taskId}`);
+      expect(await page.locator('[data-action="cancel"]').count()).toBe(0);
+      await Promise.all([page.waitForURL((url) => /\/tasks\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(failed.taskId)), page.locator('[data-action="retry"]').click()]);
+      await page.waitForFunction(
+        'document.querySelectorAll(\'#attempts tbody tr\').length === 2 && document.querySelector(\'#attempts tr[data-attempt="2"] .badge\')?.textContent === \'FAILED\'',
+        undefined,
+        { timeout: 20_000 },
+      );
+      expect(await page.locator('#attempts tr[data-attempt="1"] .badge').textContent()).toBe('FAILED');
+      expect(await page.locator('#attempts tr.current').getAttribute('data-attempt')).toBe('2');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-replayed.png'), fullPage: true });
+
+      // The list filtered by status, with the actions where they apply.
+      await page.goto(`${example.url}/?status=CANCELLED`);
+      expect(await badgeOf(later.taskId).textContent()).toBe('CANCELLED');
+      expect(await page.locator(`tr[data-task-id="${later.taskId}"] [data-action="retry"]`).count()).toBe(1);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-filtered.png'), fullPage: true });
+    } finally {
+      await browser?.close();
+    }
+  }, 90_000);
 });
