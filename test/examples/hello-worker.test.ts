@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHelloExample, type HelloExample } from '../../examples/hello/app';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
 
@@ -62,7 +62,9 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
   });
 
   const browserIt = existsSync(CHROMIUM) ? it : it.skip;
-  browserIt('works in a real browser: trigger, filter by status, open the detail view', async () => {
+
+  /** Runs `use` with a page of a fresh headless Chromium, closed afterwards whatever happens. */
+  async function withPage(viewport: { width: number; height: number }, use: (page: Page) => Promise<void>): Promise<void> {
     mkdirSync(SCREENSHOTS, { recursive: true });
     let browser: Browser | undefined;
     try {
@@ -70,7 +72,13 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
         executablePath: CHROMIUM,
         args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       });
-      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await use(await browser.newPage({ viewport }));
+    } finally {
+      await browser?.close();
+    }
+  }
+  browserIt('works in a real browser: trigger, filter by status, open the detail view', async () => {
+    await withPage({ width: 1280, height: 800 }, async (page) => {
       // Hostile input first: each is a 400 in the browser too, and the page still works afterwards.
       for (const bad of ['/trigger?task=constructor', '/trigger?name=a%00b', `/api/tasks/${'-'.repeat(36)}`, '/?task=a;b']) {
         const response = await page.goto(`${example.url}${bad}`);
@@ -97,20 +105,11 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
       expect(await page.locator('h2 .badge').textContent()).toBe('FAILED');
       expect(await page.locator('#traceback').textContent()).toContain('LlamaUnavailable');
       await page.screenshot({ path: path.join(SCREENSHOTS, 'hello-task-detail.png'), fullPage: true });
-    } finally {
-      await browser?.close();
-    }
+    });
   }, 60_000);
 
   browserIt('is an operator dashboard: a task goes QUEUED → SUCCESS on the open page, a queued one is cancelled, a failed one is replayed', async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    let browser: Browser | undefined;
-    try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await withPage({ width: 1400, height: 900 }, async (page) => {
       const badgeOf = (taskId: string) => page.locator(`tr[data-task-id="${taskId}"] .badge`);
       // Page-side expressions as strings (the test compiles without the DOM types); ids are UUIDs, statuses fixed words.
       const waitForBadge = (taskId: string, status: string) =>
@@ -119,7 +118,7 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
       // Live: the list page stays open (no reload: the marker survives) while the task is queued, then runs.
       await page.goto(example.url);
       await page.evaluate('window.notReloaded = true');
-      const live = (await (await get('/trigger?name=Live&delay=2')).json()) as { taskId: string };
+      const live = (await (await get('/trigger?name=Live&delay=5')).json()) as { taskId: string };
       await waitForBadge(live.taskId, 'QUEUED');
       await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-live-queued.png'), fullPage: true });
       await waitForBadge(live.taskId, 'SUCCESS');
@@ -155,8 +154,6 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
       expect(await badgeOf(later.taskId).textContent()).toBe('CANCELLED');
       expect(await page.locator(`tr[data-task-id="${later.taskId}"] [data-action="retry"]`).count()).toBe(1);
       await page.screenshot({ path: path.join(SCREENSHOTS, 'operator-filtered.png'), fullPage: true });
-    } finally {
-      await browser?.close();
-    }
+    });
   }, 90_000);
 });
