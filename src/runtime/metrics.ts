@@ -8,6 +8,19 @@ import { libraryLog } from './logger';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 
+/**
+ * Powertools' own messages. It warns when a key is in more than one dimension set, which these lines do by
+ * design (the same Queue in [Queue], [Queue, Status] and [Queue, TaskName, Status]): those stay out of the
+ * worker's log; its errors go to the library's log.
+ */
+const powertoolsLogger = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (...args: unknown[]) => libraryLog.error(`metrics: ${args.map(String).join(' ')}`),
+};
+
 let cached: { raw: string | undefined; settings: MetricsSettings | undefined } | undefined;
 
 /** The settings from {@link METRICS_ENV}, or undefined (no metrics); a malformed value is logged once. */
@@ -30,7 +43,7 @@ function metricsSettings(): MetricsSettings | undefined {
 
 /** One EMF line: `metric` by [Queue], [Queue, Status] and [Queue, TaskName, Status] (each with `service`). */
 function publish(settings: MetricsSettings, dimensions: { queue: string; taskName: string; status: string }, values: readonly [string, Unit, number][], taskId: string): void {
-  const metrics = new Metrics({ namespace: settings.namespace, serviceName: settings.service });
+  const metrics = new Metrics({ namespace: settings.namespace, serviceName: settings.service, logger: powertoolsLogger });
   metrics.addDimension('Queue', dimensions.queue);
   metrics.addDimensions({ Queue: dimensions.queue, Status: dimensions.status });
   metrics.addDimensions({ Queue: dimensions.queue, TaskName: dimensions.taskName, Status: dimensions.status });

@@ -57,6 +57,7 @@ describe(`Task metrics: embedded metric format lines from the worker (${engine})
     await runAll(ids);
     const lines = emfLines();
     expect(lines).toHaveLength(3);
+    expect(jest.mocked(console.warn).mock.calls.flat().join(' ')).not.toMatch(/Dimension|EMF key/); // Powertools' own warnings stay out of the log
     for (const line of lines) expect(emfViolations(line)).toEqual([]);
     const documents = lines.map((line) => JSON.parse(line) as Record<string, any>);
     expect(documents.map((d) => `${d.TaskName} ${d.Status}`).sort()).toEqual(['metrics.broken FAILED', 'metrics.flaky RETRYING', 'metrics.ok SUCCESS']);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { PGlite } from '@electric-sql/pglite';
 import { MikroORM, type IMigrator, type ISchemaGenerator, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
@@ -71,6 +70,30 @@ export function schemaGeneratorOf(orm: MikroORM): ISchemaGenerator {
 }
 
 /**
+ * An ORM on embedded PGlite: MikroORM 7's own driver (`@mikro-orm/pglite`, installed by the newest lane) when
+ * it is there, else `mikro-orm-pglite` (MikroORM 6) with a borrowed instance. Each is loaded only here.
+ */
+async function initPglite(common: Partial<Options>): Promise<{ orm: MikroORM; closeInstance?: () => Promise<void> }> {
+  const orm7 = (await import(MIKRO_ORM_7_PGLITE).catch(() => undefined)) as { PgliteDriver: NonNullable<Options['driver']> } | undefined;
+  if (orm7) {
+    // MikroORM 7's driver owns its in-memory instance and closes it with this ORM. An ORM built from this one's
+    // config (a worker's ormConfig in the tests) is handed the same instance, so it sees the same database.
+    const orm = await MikroORM.init(withLambdaTasks({ ...common, driver: orm7.PgliteDriver, dbName: 'memory://' }));
+    const instance = await (orm.em.getConnection() as unknown as { getNativeClient(): Promise<unknown> }).getNativeClient();
+    orm.config.set('driverOptions', { pglite: instance } as never);
+    return { orm };
+  }
+  const [{ PGlite }, { PGliteDriver }] = await Promise.all([import('@electric-sql/pglite'), import('mikro-orm-pglite')]);
+  // A borrowed instance, closed after the ORM; PGlite loads its wasm with import(): jest runs with --experimental-vm-modules.
+  const instance = new PGlite();
+  const orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PGliteDriver, dbName: 'postgres', driverOptions: { connection: { pglite: () => instance } } }));
+  return { orm, closeInstance: () => instance.close() };
+}
+
+/** A variable, so that TypeScript (compiling against MikroORM 6) does not resolve a package that is not installed. */
+const MIKRO_ORM_7_PGLITE = '@mikro-orm/pglite';
+
+/**
  * An ORM for one test file: on PostgreSQL a fresh database (created here, dropped on close,
  * so files can run in parallel without sharing advisory locks), else one embedded PGlite.
  * The library's migration is applied with the app's migrator.
@@ -88,19 +111,14 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
   let orm: MikroORM;
   let url: string | undefined;
   let dbName: string | undefined;
-  let pglite: PGlite | undefined;
+  let closeInstance: (() => Promise<void>) | undefined;
   if (engine === 'postgres') {
     dbName = `lt_test_${process.pid}_${randomBytes(4).toString('hex')}`;
     await adminQuery(`create database "${dbName}"`);
     url = databaseUrl(process.env.DATABASE_URL!, dbName);
     orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PostgreSqlDriver, clientUrl: url, pool: { min: 0, max: options.poolMax ?? 6 } }));
   } else {
-    // Loaded only here: mikro-orm-pglite needs MikroORM 6 (the MikroORM 7 lane runs on PostgreSQL only).
-    const [{ PGlite: PGliteClass }, { PGliteDriver }] = await Promise.all([import('@electric-sql/pglite'), import('mikro-orm-pglite')]);
-    // A borrowed instance, closed here; PGlite loads its wasm with import(): jest runs with --experimental-vm-modules.
-    const instance = new PGliteClass();
-    pglite = instance;
-    orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PGliteDriver, dbName: 'postgres', driverOptions: { connection: { pglite: () => instance } } }));
+    ({ orm, closeInstance } = await initPglite(common));
   }
   if (migrationsList.length > 0) await migratorOf(orm).up(options.migrateTo ? { to: options.migrateTo } : undefined);
   const em = orm.em.fork() as EntityManager;
@@ -114,7 +132,7 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
     },
     async close() {
       await orm.close(true);
-      await pglite?.close();
+      await closeInstance?.();
       if (dbName) await adminQuery(`drop database if exists "${dbName}" with (force)`);
     },
   };

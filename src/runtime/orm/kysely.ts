@@ -122,10 +122,14 @@ export const kyselySeam: OrmSeam = {
     // After stopTransaction aborts this signal, every later query of this em (and its forks) fails at once.
     const abort = new AbortController();
     sqlEm.signal = abort.signal;
-    sqlEm.inflightQueryAbortStrategy = 'cancel query';
+    // 'cancel query' needs a connection that can cancel (PostgreSQL's; PGlite's cannot, and kysely then refuses
+    // every query): until the connection is known, a running statement is left to stopTransaction's own cancel.
+    sqlEm.inflightQueryAbortStrategy = 'ignore query';
     // Asked before the task's first query, so it resolves at once: the connection, to cancel its statement later.
     const connection = root.getExecutor().provideConnection(async (c) => c);
-    connection.catch(() => undefined);
+    connection.then((c) => {
+      if (typeof c.cancelQuery === 'function') sqlEm.inflightQueryAbortStrategy = 'cancel query';
+    }, () => undefined);
     const handle: StopHandle = { root, connection, abort };
     return handle;
   },
