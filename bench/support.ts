@@ -59,7 +59,7 @@ export async function benchDatabase(options: { entities?: unknown[]; poolMax?: n
       allowGlobalContext: true,
     }),
   );
-  await orm.getMigrator().up();
+  await orm.migrator.up(); // MikroORM 6.6 and 7
   return {
     orm,
     url: url.toString(),
