@@ -1,4 +1,5 @@
 import type { IConstruct } from 'constructs';
+import { failSynth } from './synth-error';
 
 /** The context key CDK reads to skip bundling (`cdk synth --exclusively`, tests). */
 const BUNDLING_STACKS = 'aws:cdk:bundling-stacks';
@@ -13,6 +14,6 @@ export function assertEsbuildAvailable(scope: IConstruct): void {
   try {
     require.resolve('esbuild');
   } catch {
-    throw new Error('LambdaTasksQueue: esbuild is not installed: add it to your devDependencies (npm i -D esbuild); Docker bundling is not used');
+    failSynth('esbuild is not installed: add it to your devDependencies (npm i -D esbuild); Docker bundling is not used');
   }
 }

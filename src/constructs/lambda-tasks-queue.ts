@@ -13,6 +13,7 @@ import type { LambdaTasksQueueProps } from './lambda-tasks-queue-props';
 import { grantSendTasks } from './queue-grants';
 import { validateQueueProps } from './queue-props';
 import { deriveQueueSettings } from './queue-settings';
+import { failSynth } from './synth-error';
 import { TaskDashboard } from './task-dashboard';
 import { TaskQueueResources } from './task-queue-resources';
 import { TaskSchedules } from './task-schedules';
@@ -150,7 +151,7 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
   /** The resources of a named queue; an unknown name throws. */
   public queue(name: string): TaskQueue {
     const resources = this.queues[name];
-    if (!resources) throw new Error(`LambdaTasksQueue: no queue named "${name}"; queues: ${Object.keys(this.queues).join(', ')}`);
+    if (!resources) failSynth(`no queue named "${name}"; queues: ${Object.keys(this.queues).join(', ')}`);
     const { queue, deadLetterQueue, worker, role, logGroup, deadLetterAlarm, backlogAlarm } = resources;
     return { queue, deadLetterQueue, worker, role, logGroup, deadLetterAlarm, backlogAlarm };
   }
@@ -174,7 +175,7 @@ export class LambdaTasksQueue extends Construct implements IConnectable {
    * (`db.connections.allowDefaultPortFrom(tasks)`); the same object on every call. Throws without a VPC.
    */
   public get connections(): Connections {
-    if (!this.workerConnections) throw new Error('LambdaTasksQueue: connections needs a vpc: the workers are not in one');
+    if (!this.workerConnections) failSynth('connections needs a vpc: the workers are not in one');
     return this.workerConnections;
   }
 }

@@ -1,5 +1,6 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { QueueEncryption, type IQueue, type QueueProps } from 'aws-cdk-lib/aws-sqs';
+import { failSynth } from './synth-error';
 import { MAX_MESSAGE_BYTES } from '../runtime/contract';
 
 /** How long a dead letter is kept when `deadLetterQueueProps.retentionPeriod` is not given. */
@@ -9,30 +10,26 @@ const SQS_DEFAULT_RETENTION = Duration.days(4);
 
 type Which = 'queueProps' | 'deadLetterQueueProps';
 
-function fail(message: string): never {
-  throw new Error(`LambdaTasksQueue: ${message}`);
-}
-
 /** The settings the construct owns on both kinds of queue: each is refused, with its reason, when the user's props would change it. */
 function checkShared(which: Which, props: QueueProps): void {
-  if (props.queueName !== undefined) fail(`${which}.queueName is not supported: the props apply to every queue, so each gets a generated name`);
+  if (props.queueName !== undefined) failSynth(`${which}.queueName is not supported: the props apply to every queue, so each gets a generated name`);
   if (props.fifo !== undefined || props.contentBasedDeduplication !== undefined || props.deduplicationScope !== undefined || props.fifoThroughputLimit !== undefined) {
-    fail(`${which}: FIFO settings are not supported: the task queues are standard queues (FIFO is not built yet)`);
+    failSynth(`${which}: FIFO settings are not supported: the task queues are standard queues (FIFO is not built yet)`);
   }
   if (props.deadLetterQueue !== undefined) {
-    fail(which === 'queueProps'
+    failSynth(which === 'queueProps'
       ? 'queueProps.deadLetterQueue is not supported: each queue redrives to its own dead-letter queue after one receive (maxReceiveCount 1); configure that one with deadLetterQueueProps'
       : 'deadLetterQueueProps.deadLetterQueue is not supported: the dead-letter queues are read by DLQ reconciliation and have no dead-letter queue of their own');
   }
-  if (props.enforceSSL === false) fail(`${which}.enforceSSL cannot be false: the queues refuse requests without TLS`);
+  if (props.enforceSSL === false) failSynth(`${which}.enforceSSL cannot be false: the queues refuse requests without TLS`);
   if (props.maxMessageSizeBytes !== undefined && props.maxMessageSizeBytes !== MAX_MESSAGE_BYTES) {
-    fail(`${which}.maxMessageSizeBytes must be ${MAX_MESSAGE_BYTES} (1 MiB): the runtime sizes its messages to it`);
+    failSynth(`${which}.maxMessageSizeBytes must be ${MAX_MESSAGE_BYTES} (1 MiB): the runtime sizes its messages to it`);
   }
   if (props.encryption === QueueEncryption.UNENCRYPTED) {
-    fail(`${which}.encryption cannot be QueueEncryption.UNENCRYPTED: the queues are always encrypted (SQS-managed by default, or KMS with encryptionMasterKey)`);
+    failSynth(`${which}.encryption cannot be QueueEncryption.UNENCRYPTED: the queues are always encrypted (SQS-managed by default, or KMS with encryptionMasterKey)`);
   }
   if (props.encryption === QueueEncryption.KMS && props.encryptionMasterKey === undefined) {
-    fail(`${which}.encryption QueueEncryption.KMS needs encryptionMasterKey: give your customer-managed key (the construct does not create a key per queue)`);
+    failSynth(`${which}.encryption QueueEncryption.KMS needs encryptionMasterKey: give your customer-managed key (the construct does not create a key per queue)`);
   }
 }
 
@@ -50,15 +47,15 @@ export function validateQueueProps(queue: QueueProps = {}, deadLetter: QueueProp
   checkShared('queueProps', queue);
   checkShared('deadLetterQueueProps', deadLetter);
   if (queue.visibilityTimeout !== undefined) {
-    fail('queueProps.visibilityTimeout is not supported: it is derived from each queue\'s hardTimeout (6 × (hardTimeout + 30 s) + maxBatchingWindow)');
+    failSynth('queueProps.visibilityTimeout is not supported: it is derived from each queue\'s hardTimeout (6 × (hardTimeout + 30 s) + maxBatchingWindow)');
   }
   if (deadLetter.redriveAllowPolicy !== undefined) {
-    fail('deadLetterQueueProps.redriveAllowPolicy is not supported: each task queue must be allowed to redrive into its dead-letter queue');
+    failSynth('deadLetterQueueProps.redriveAllowPolicy is not supported: each task queue must be allowed to redrive into its dead-letter queue');
   }
   const queueRetention = queue.retentionPeriod ?? SQS_DEFAULT_RETENTION;
   const deadLetterRetention = deadLetter.retentionPeriod ?? DEFAULT_DEAD_LETTER_RETENTION;
   if (!queueRetention.isUnresolved() && !deadLetterRetention.isUnresolved() && deadLetterRetention.toSeconds({ integral: false }) < queueRetention.toSeconds({ integral: false })) {
-    fail(
+    failSynth(
       `deadLetterQueueProps.retentionPeriod (${deadLetterRetention.toSeconds({ integral: false })} s) must be at least the queues' retention (${queueRetention.toSeconds({ integral: false })} s): ` +
         'SQS keeps a message\'s first enqueue time in the dead-letter queue, so a shorter retention deletes dead letters before reconciliation sees them',
     );

@@ -1,3 +1,4 @@
+import { failSynth } from './synth-error';
 import type { TaskQueueOptions } from './types';
 import { DEFAULT_QUEUE_HARD_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_MARGIN_SECONDS, MAX_QUEUE_HARD_TIMEOUT_SECONDS } from '../runtime/contract';
 
@@ -26,7 +27,7 @@ export interface DerivedQueueSettings {
 }
 
 function check(ok: boolean, message: string): void {
-  if (!ok) throw new Error(`LambdaTasksQueue: ${message}`);
+  if (!ok) failSynth(message);
 }
 
 const isInt = (value: number, min: number, max: number) => Number.isInteger(value) && value >= min && value <= max;

@@ -3,6 +3,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Schedule, ScheduleTargetInput, type ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
+import { failSynth, synthError } from './synth-error';
 import { SCHEDULE_NAME_PATTERN, TASK_NAME_PATTERN, scheduleEventInput, type ScheduledInvocation } from '../runtime/contract';
 import { toJsonValue } from '../runtime/json-value';
 
@@ -29,18 +30,14 @@ export interface TaskScheduleOptions {
   readonly enabled?: boolean;
 }
 
-function fail(message: string): never {
-  throw new Error(`LambdaTasksQueue: ${message}`);
-}
-
 /** Checks one schedule's name, task name and kwargs (a JSON object), with messages naming the field. */
 function checkedInvocation(name: string, options: TaskScheduleOptions): ScheduledInvocation {
-  if (!SCHEDULE_NAME_PATTERN.test(name)) fail(`schedules: "${name}" is not a schedule name (1 to 64 of letters, digits, ".", "_", "-")`);
-  if (!TASK_NAME_PATTERN.test(options.task ?? '')) fail(`schedules.${name}.task: "${String(options.task)}" is not a task name (as given to lambdaTask({ name }))`);
+  if (!SCHEDULE_NAME_PATTERN.test(name)) failSynth(`schedules: "${name}" is not a schedule name (1 to 64 of letters, digits, ".", "_", "-")`);
+  if (!TASK_NAME_PATTERN.test(options.task ?? '')) failSynth(`schedules.${name}.task: "${String(options.task)}" is not a task name (as given to lambdaTask({ name }))`);
   const kwargs = options.kwargs ?? {};
-  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) fail(`schedules.${name}.kwargs: must be a plain JSON object (the task's arguments)`);
+  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) failSynth(`schedules.${name}.kwargs: must be a plain JSON object (the task's arguments)`);
   // The same check as at enqueue: what is sent must survive a JSON round trip (no Date, Map, BigInt, …).
-  const json = toJsonValue({ ...kwargs }, `schedules.${name}.kwargs`, (reason) => new Error(`LambdaTasksQueue: ${reason}; a schedule's kwargs are sent as JSON`));
+  const json = toJsonValue({ ...kwargs }, `schedules.${name}.kwargs`, (reason) => synthError(`${reason}; a schedule's kwargs are sent as JSON`));
   return { task: options.task, kwargs: json };
 }
 

@@ -1,17 +1,14 @@
 import { SizeRoundingBehavior, Token, type Size } from 'aws-cdk-lib';
 import { LoggingFormat, type ApplicationLogLevel, type Runtime, type SystemLogLevel } from 'aws-cdk-lib/aws-lambda';
+import { failSynth } from './synth-error';
 import { CONSTRUCT_ENVIRONMENT_NAMES } from './worker-environment';
 import { QUEUE_NAME_PATTERN, SECRET_ENV_PREFIX, SECRET_NAME_PATTERN } from '../runtime/contract';
 
-function fail(message: string): never {
-  throw new Error(`LambdaTasksQueue: ${message}`);
-}
-
 /** Checks the queue names: a `default` queue, and names the runtime accepts. */
 export function validateQueueNames(names: readonly string[]): void {
-  if (!names.includes('default')) fail('queues must include a "default" queue');
+  if (!names.includes('default')) failSynth('queues must include a "default" queue');
   for (const name of names) {
-    if (!QUEUE_NAME_PATTERN.test(name)) fail(`queue name "${name}" must be 1 to 40 letters, digits, _ or -`);
+    if (!QUEUE_NAME_PATTERN.test(name)) failSynth(`queue name "${name}" must be 1 to 40 letters, digits, _ or -`);
   }
 }
 
@@ -21,10 +18,10 @@ export type NamedEnvironment = readonly [label: string, environment: Readonly<Re
 /** Checks the secret names: environment variable names that are not reserved and not also set in an environment. */
 export function validateSecretNames(names: readonly string[], environments: readonly NamedEnvironment[]): void {
   for (const name of names) {
-    if (!SECRET_NAME_PATTERN.test(name)) fail(`secret name "${name}" must be an environment variable name: upper-case letters, digits and _`);
-    if (name.startsWith('AWS_') || name.startsWith('LAMBDA_')) fail(`secret name "${name}" is reserved (AWS_ and LAMBDA_ prefixes)`);
+    if (!SECRET_NAME_PATTERN.test(name)) failSynth(`secret name "${name}" must be an environment variable name: upper-case letters, digits and _`);
+    if (name.startsWith('AWS_') || name.startsWith('LAMBDA_')) failSynth(`secret name "${name}" is reserved (AWS_ and LAMBDA_ prefixes)`);
     for (const [label, environment] of environments) {
-      if (name in environment) fail(`secret name "${name}" is also set in ${label}: set one or the other`);
+      if (name in environment) failSynth(`secret name "${name}" is also set in ${label}: set one or the other`);
     }
   }
 }
@@ -45,23 +42,23 @@ const LAMBDA_RESERVED_NAMES: readonly string[] = [
 export function validateEnvironmentNames([label, environment]: NamedEnvironment): void {
   for (const name of Object.keys(environment)) {
     if (CONSTRUCT_ENVIRONMENT_NAMES.includes(name) || name.startsWith(SECRET_ENV_PREFIX)) {
-      fail(`${label} sets "${name}", which the construct sets itself (${[...CONSTRUCT_ENVIRONMENT_NAMES, `${SECRET_ENV_PREFIX}*`].join(', ')})`);
+      failSynth(`${label} sets "${name}", which the construct sets itself (${[...CONSTRUCT_ENVIRONMENT_NAMES, `${SECRET_ENV_PREFIX}*`].join(', ')})`);
     }
-    if (LAMBDA_RESERVED_NAMES.includes(name)) fail(`${label} sets "${name}", which Lambda reserves`);
+    if (LAMBDA_RESERVED_NAMES.includes(name)) failSynth(`${label} sets "${name}", which Lambda reserves`);
   }
 }
 
 /** Refuses Node.js 20 and older: the runtime is written for Node.js 22+ on Lambda (and Node.js 20 is end-of-life). */
 export function validateRuntime(runtime: Runtime): void {
   const match = /^nodejs(\d+)\.x$/.exec(runtime.name);
-  if (!match) fail(`runtime must be a Node.js runtime, got ${runtime.name}`);
-  if (Number(match[1]) < 22) fail(`runtime ${runtime.name} is not supported: use Runtime.NODEJS_22_X or newer (the default is Runtime.NODEJS_24_X)`);
+  if (!match) failSynth(`runtime must be a Node.js runtime, got ${runtime.name}`);
+  if (Number(match[1]) < 22) failSynth(`runtime ${runtime.name} is not supported: use Runtime.NODEJS_22_X or newer (the default is Runtime.NODEJS_24_X)`);
 }
 
 /** Refuses log levels without Lambda's JSON log format: Lambda filters by level only in that format. */
 export function validateLogging(loggingFormat?: LoggingFormat, applicationLogLevel?: ApplicationLogLevel, systemLogLevel?: SystemLogLevel): void {
   if ((applicationLogLevel !== undefined || systemLogLevel !== undefined) && loggingFormat !== LoggingFormat.JSON) {
-    fail('applicationLogLevelV2 and systemLogLevelV2 need loggingFormat: LoggingFormat.JSON (Lambda filters log levels only in its JSON format)');
+    failSynth('applicationLogLevelV2 and systemLogLevelV2 need loggingFormat: LoggingFormat.JSON (Lambda filters log levels only in its JSON format)');
   }
 }
 
@@ -69,7 +66,7 @@ export function validateLogging(loggingFormat?: LoggingFormat, applicationLogLev
 export function validateEphemeralStorageSize(size?: Size): void {
   if (size === undefined || size.isUnresolved()) return;
   const mebibytes = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
-  if (!Number.isInteger(mebibytes) || mebibytes < 512 || mebibytes > 10_240) fail('ephemeralStorageSize must be a whole number of MiB from 512 to 10240');
+  if (!Number.isInteger(mebibytes) || mebibytes < 512 || mebibytes > 10_240) failSynth('ephemeralStorageSize must be a whole number of MiB from 512 to 10240');
 }
 
 /** Lambda's limit on the total size of a function's environment variables. */
@@ -86,6 +83,6 @@ export function validateEnvironmentSize(environment: Readonly<Record<string, str
     bytes += Buffer.byteLength(key) + Buffer.byteLength(literal) + tokens.length * UNRESOLVED_VALUE_BYTES;
   }
   if (bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
-    fail(`the worker environment would be about ${bytes} bytes; Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} (fewer secrets or shorter variables)`);
+    failSynth(`the worker environment would be about ${bytes} bytes; Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} (fewer secrets or shorter variables)`);
   }
 }

@@ -1,4 +1,5 @@
 import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { failSynth } from './synth-error';
 
 /** Packages the worker must not bundle: in the Lambda runtime (@aws-sdk), or knex dialects MikroORM never loads on PostgreSQL. */
 export const WORKER_EXTERNAL_MODULES = ['@aws-sdk/*', 'better-sqlite3', 'sqlite3', 'libsql', 'mariadb', 'mysql', 'mysql2', 'oracledb', 'tedious'];
@@ -12,10 +13,6 @@ export interface WorkerBundling {
   readonly bundling: BundlingOptions;
   /** Whether the bundle has a source map (the workers then get `--enable-source-maps`). */
   readonly sourceMap: boolean;
-}
-
-function fail(message: string): never {
-  throw new Error(`LambdaTasksQueue: ${message}`);
 }
 
 /**
@@ -33,12 +30,12 @@ function fail(message: string): never {
  */
 export function workerBundling(user: BundlingOptions = {}, sourceMap: boolean | undefined): WorkerBundling {
   if (user.format !== undefined && user.format !== OutputFormat.CJS) {
-    fail(
+    failSynth(
       'bundling.format must be OutputFormat.CJS: the worker bundle needs CommonJS because the packages it bundles (MikroORM, knex, pg) ' +
         'call require() on Node.js built-ins when they load, which an ESM bundle cannot do ("Dynamic require of events is not supported")',
     );
   }
-  if (sourceMap === false && user.sourceMap === true) fail('sourceMap is false but bundling.sourceMap is true: set only sourceMap');
+  if (sourceMap === false && user.sourceMap === true) failSynth('sourceMap is false but bundling.sourceMap is true: set only sourceMap');
   const withSourceMap = sourceMap ?? user.sourceMap ?? false;
   const externalModules = [...new Set([...WORKER_EXTERNAL_MODULES, ...(user.externalModules ?? [])])];
   return {
