@@ -21,12 +21,15 @@ const powertoolsLogger = {
   error: (...args: unknown[]) => libraryLog.error(`metrics: ${args.map(String).join(' ')}`),
 };
 
-let cached: { raw: string | undefined; settings: MetricsSettings | undefined } | undefined;
+let cached: { raw: string | undefined; metrics: Metrics | undefined } | undefined;
 
-/** The settings from {@link METRICS_ENV}, or undefined (no metrics); a malformed value is logged once. */
-function metricsSettings(): MetricsSettings | undefined {
+/**
+ * The Metrics of the settings in {@link METRICS_ENV} (one per process; each publish clears its dimensions and
+ * metadata), or undefined (no metrics); a malformed value is logged once.
+ */
+function configuredMetrics(): Metrics | undefined {
   const raw = process.env[METRICS_ENV];
-  if (cached && cached.raw === raw) return cached.settings;
+  if (cached && cached.raw === raw) return cached.metrics;
   let settings: MetricsSettings | undefined;
   if (raw) {
     try {
@@ -37,13 +40,15 @@ function metricsSettings(): MetricsSettings | undefined {
     }
     if (!settings) libraryLog.error(`${METRICS_ENV} must be {"namespace":"…","service":"…"}; no metrics are written`, { value: raw });
   }
-  cached = { raw, settings };
-  return settings;
+  const metrics = settings && new Metrics({ namespace: settings.namespace, serviceName: settings.service, logger: powertoolsLogger });
+  cached = { raw, metrics };
+  return metrics;
 }
 
 /** One EMF line: `metric` by [Queue], [Queue, Status] and [Queue, TaskName, Status] (each with `service`). */
-function publish(settings: MetricsSettings, dimensions: { queue: string; taskName: string; status: string }, values: readonly [string, Unit, number][], taskId: string): void {
-  const metrics = new Metrics({ namespace: settings.namespace, serviceName: settings.service, logger: powertoolsLogger });
+function publish(dimensions: { queue: string; taskName: string; status: string }, values: readonly [string, Unit, number][], taskId: string): void {
+  const metrics = configuredMetrics();
+  if (!metrics) return;
   metrics.addDimension('Queue', dimensions.queue);
   metrics.addDimensions({ Queue: dimensions.queue, Status: dimensions.status });
   metrics.addDimensions({ Queue: dimensions.queue, TaskName: dimensions.taskName, Status: dimensions.status });
@@ -54,14 +59,10 @@ function publish(settings: MetricsSettings, dimensions: { queue: string; taskNam
 
 /** Counts an attempt's outcome and records its duration (SUCCESS, FAILED or RETRYING). */
 export function recordTaskOutcome(outcome: { queue: string; taskName: string; status: string; durationMs: number; taskId: string }): void {
-  const settings = metricsSettings();
-  if (!settings) return;
-  publish(settings, outcome, [[METRIC_NAMES.tasks, MetricUnit.Count, 1], [METRIC_NAMES.duration, MetricUnit.Milliseconds, outcome.durationMs]], outcome.taskId);
+  publish(outcome, [[METRIC_NAMES.tasks, MetricUnit.Count, 1], [METRIC_NAMES.duration, MetricUnit.Milliseconds, outcome.durationMs]], outcome.taskId);
 }
 
 /** Counts a message re-sent because the invocation had too little time left for the task. */
 export function recordResend(resend: { queue: string; taskName: string; taskId: string }): void {
-  const settings = metricsSettings();
-  if (!settings) return;
-  publish(settings, { ...resend, status: 'RESENT' }, [[METRIC_NAMES.resends, MetricUnit.Count, 1]], resend.taskId);
+  publish({ ...resend, status: 'RESENT' }, [[METRIC_NAMES.resends, MetricUnit.Count, 1]], resend.taskId);
 }

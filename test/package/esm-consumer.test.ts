@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 import { WORKER_EXTERNAL_MODULES } from '../../src/constructs/worker-bundling';
@@ -57,6 +57,15 @@ describe('The ES module build, as a consumer meets it', () => {
     execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-esm.mjs'), lib], { stdio: 'pipe' });
   }, 180_000);
   afterAll(() => rmSync(WORK, { recursive: true, force: true }));
+
+  it('a rebuild leaves no chunk of an earlier build behind (the files allow-list would publish it)', () => {
+    const lib = path.join(WORK, 'build', 'lib');
+    const stale = path.join(lib, 'esm', 'chunks', 'chunk-OLDHASH0.mjs');
+    writeFileSync(stale, 'export {};\n');
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-esm.mjs'), lib], { stdio: 'pipe' });
+    expect(existsSync(stale)).toBe(false);
+    expect(readdirSync(path.join(lib, 'esm', 'chunks')).filter((f) => f.endsWith('.mjs')).length).toBeGreaterThan(0);
+  }, 60_000);
 
   it('bundles one copy of zod into an ESM consumer’s worker (CommonJS only would bundle two)', async () => {
     const current = path.join(WORK, 'current');

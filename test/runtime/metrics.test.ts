@@ -72,6 +72,20 @@ describe(`Task metrics: embedded metric format lines from the worker (${engine})
     }
   });
 
+  it('counts a message re-sent for lack of time as TaskResends (valid EMF, Status RESENT), and no outcome for it', async () => {
+    process.env[METRICS_ENV] = JSON.stringify({ namespace: 'CdkLambdaTasks', service: 'Stack-Tasks' });
+    const [id] = await enqueue(db, (em: EntityManager) => [ok.executeOnCommit({}, { em })]);
+    // 5 s left is less than the task's hard timeout plus the deadline margin: the message is re-sent, not run.
+    await deliver({ fauxqs, queue }, createHandler({ tasks: [ok], orm: db.orm }), { messages: await receiveMessages({ fauxqs, queue }, 1), remainingMs: 5_000 });
+    const lines = emfLines();
+    expect(lines).toHaveLength(1);
+    expect(emfViolations(lines[0])).toEqual([]);
+    const document = JSON.parse(lines[0]) as Record<string, any>;
+    expect(document._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: 'TaskResends', Unit: 'Count' }]);
+    expect(document).toMatchObject({ service: 'Stack-Tasks', Queue: 'default', TaskName: 'metrics.ok', Status: 'RESENT', TaskResends: 1, taskId: id });
+    await runAll([id]); // the re-sent message, so that the next test starts with an empty queue
+  });
+
   it('writes nothing without the construct’s setting (tests, eager mode, local workers)', async () => {
     const ids = await enqueue(db, (em: EntityManager) => [ok.executeOnCommit({}, { em })]);
     await runAll(ids);
