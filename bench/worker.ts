@@ -1,18 +1,29 @@
-// Worker throughput: N trivial tasks through the handler in batches of 10 against a raw `pg` loop issuing
-// the same claim / transaction / outcome statements. Tasks/s for both, SQL round trips per task, p50/p99 per task.
-import { Client } from 'pg';
-import { z } from 'zod';
-import { benchDatabase, countQueries, emit, percentile, run, scaled, summary } from './support';
+// Worker throughput, interleaved against two baselines in the same run:
+// - worker.ratio_to_raw.c1 / .c4: trivial tasks through the handler (createHandler with an ORM), SQS batches
+//   of 10 handed to it, concurrency 1 and 4, against a raw `pg` loop issuing the same statements per task
+//   (claim committed on its own; begin, outcome update, commit) at the same concurrency over a pool of the
+//   same size (concurrency + 1). Value and baseline are tasks/s.
+// - worker.round_trips_per_task: statements sent to PostgreSQL per task through the handler (counted on
+//   pg.Client#query), against the raw loop's count.
+// - worker.ratio_to_graphile.c4: tasks/s through the handler at concurrency 4 against graphile-worker 0.17
+//   running the same trivial task at concurrency 4 on the same database (jobs added in one add_jobs call,
+//   timed from that commit to the last job:success). The handler gets its messages handed to it: no SQS hop.
+import { Logger, run as runGraphile, runMigrations, type Runner } from 'graphile-worker';
+import { Pool } from 'pg';
+import { z } from 'zod/v4';
+import { benchDatabase, countStatements, emit, interleave, ROUNDS, run, scaled, summary, timed } from './support';
+import { mapWithConcurrency } from '../src/runtime/concurrency';
 import { configureLambdaTasks } from '../src/runtime/config';
-import { createHandler } from '../src/runtime/handler';
+import { createHandler, type TaskHandler } from '../src/runtime/handler';
 import { lambdaTask } from '../src/runtime/lambda-task';
-import { type SqsBatchResponse } from '../src/runtime/types';
+import type { SqsBatchResponse, SqsRecordLike } from '../src/runtime/types';
 
 const noop = lambdaTask({ name: 'bench.noop', args: z.object({ n: z.number() }) }, async ({ n }) => n);
-console.info = console.error; // if LAMBDA_TASKS_LOG_LEVEL turns the library's lines on, they go to stderr: stdout carries the figures
+const context = { getRemainingTimeInMillis: () => 900_000 };
+const silent = new Logger(() => () => undefined);
 
-async function seed(client: Client, n: number): Promise<string[]> {
-  const { rows } = await client.query<{ id: string }>(
+async function seed(pool: Pool, n: number): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
     `insert into task_record (id, task_name, kwargs, queue, status, root_id, hard_timeout)
      select id, 'bench.noop', jsonb_build_object('n', i), 'default', 'QUEUED', id, 300
        from (select gen_random_uuid() as id, i from generate_series(1, $1) as i) as s
@@ -22,68 +33,118 @@ async function seed(client: Client, n: number): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-run(async () => {
-  const n = scaled(2000);
-  const db = await benchDatabase({ poolMax: 4 });
-  const client = new Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench' } });
-    const handler = createHandler({ tasks: [noop], orm: db.orm });
-    const queries = countQueries(db.orm);
+const batchesOf = <T>(items: readonly T[]) => Array.from({ length: Math.ceil(items.length / 10) }, (_, i) => items.slice(i * 10, i * 10 + 10));
 
-    // The library: batches of 10 through the handler.
-    const ids = await seed(client, n);
-    const handlerBatchMs: number[] = [];
-    await handler({ Records: [] }, { getRemainingTimeInMillis: () => 900_000 });
-    queries.reset();
-    const handlerStarted = performance.now();
-    for (let i = 0; i < ids.length; i += 10) {
-      const records = ids.slice(i, i + 10).map((id, j) => ({
-        messageId: `00000000-0000-4000-8000-${String(i + j).padStart(12, '0')}`,
+/** The handler, fed SQS batches of 10 one after the other (one container). Returns tasks/s. */
+async function throughHandler(handler: TaskHandler, ids: readonly string[]): Promise<number> {
+  const ms = await timed(async () => {
+    for (const batch of batchesOf(ids)) {
+      const records: SqsRecordLike[] = batch.map((id, j) => ({
+        messageId: `00000000-0000-4000-8000-${String(j).padStart(12, '0')}`,
         receiptHandle: 'rh',
-        body: JSON.stringify({ task_id: id, task_name: 'bench.noop', kwargs: { n: i + j } }),
+        body: JSON.stringify({ task_id: id, task_name: 'bench.noop', kwargs: { n: j } }),
         eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:bench',
       }));
-      const started = performance.now();
-      const response = (await handler({ Records: records }, { getRemainingTimeInMillis: () => 900_000 })) as SqsBatchResponse;
-      handlerBatchMs.push((performance.now() - started) / records.length);
+      const response = (await handler({ Records: records }, context)) as SqsBatchResponse;
       if (response.batchItemFailures.length > 0) throw new Error('unexpected batch item failures');
     }
-    const handlerSeconds = (performance.now() - handlerStarted) / 1000;
-    const roundTrips = queries.count / ids.length;
+  });
+  return ids.length / (ms / 1000);
+}
 
-    // The floor: the same four statements per task over one pg connection.
-    const rawIds = await seed(client, n);
-    const rawTaskMs: number[] = [];
-    const rawStarted = performance.now();
-    for (const id of rawIds) {
-      const started = performance.now();
-      const claimed = await client.query(
-        `update task_record set status = 'RUNNING', start_time = now(), message_id = $2, dispatched_at = coalesce(dispatched_at, now())
-          where id = $1 and status = 'QUEUED' returning *`,
-        [id, 'message'],
-      );
-      await client.query('begin');
-      await client.query(
-        `update task_record set status = 'SUCCESS', end_time = clock_timestamp(), result = $2::jsonb, traceback = null, note = null
-          where id = $1 and status = 'RUNNING' and attempt = $3 returning id`,
-        [id, JSON.stringify(claimed.rows[0].kwargs.n), claimed.rows[0].attempt],
-      );
-      await client.query('commit');
-      rawTaskMs.push(performance.now() - started);
+/** The floor: the same statements per task with `pg`, the same batches and concurrency. Returns tasks/s. */
+async function throughRawLoop(pool: Pool, ids: readonly string[], concurrency: number): Promise<number> {
+  const ms = await timed(async () => {
+    for (const batch of batchesOf(ids)) {
+      await mapWithConcurrency(batch, concurrency, async (id, j) => {
+        const claimed = await pool.query(
+          `update task_record set status = 'RUNNING', start_time = now(), message_id = $2, dispatched_at = coalesce(dispatched_at, now())
+            where id = $1 and status = 'QUEUED' and task_name = $3 returning *`,
+          [id, `message-${j}`, 'bench.noop'],
+        );
+        const client = await pool.connect();
+        try {
+          await client.query('begin');
+          await client.query(
+            `update task_record set status = 'SUCCESS', end_time = clock_timestamp(), result = $2::jsonb, traceback = null, note = null
+              where id = $1 and status = 'RUNNING' and attempt = $3 returning id`,
+            [id, JSON.stringify(claimed.rows[0].kwargs.n), claimed.rows[0].attempt],
+          );
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
+      });
     }
-    const rawSeconds = (performance.now() - rawStarted) / 1000;
-    const { rows: left } = await client.query<{ n: number }>("select count(*)::int as n from task_record where status <> 'SUCCESS'");
-    if (left[0].n !== 0) throw new Error(`${left[0].n} tasks did not succeed`);
+  });
+  return ids.length / (ms / 1000);
+}
 
-    const throughput = emit('worker.tasks_per_second', ids.length / handlerSeconds, 'tasks/s', rawIds.length / rawSeconds);
-    emit('worker.sql_round_trips_per_task', roundTrips, 'statements/task', 4);
-    emit('worker.p50_ms_per_task', percentile(handlerBatchMs, 50), 'ms', percentile(rawTaskMs, 50));
-    emit('worker.p99_ms_per_task', percentile(handlerBatchMs, 99), 'ms', percentile(rawTaskMs, 99));
-    summary(`worker: ${throughput.value.toFixed(0)} tasks/s through the handler vs ${throughput.baseline} raw pg (ratio ${throughput.ratio}); ${roundTrips.toFixed(2)} SQL statements per task`);
+run(async () => {
+  const n = scaled(1000);
+  const db = await benchDatabase({ poolMax: 5, tag: 'worker' });
+  const pools = [new Pool({ connectionString: db.url, max: 2 }), new Pool({ connectionString: db.url, max: 5 })];
+  const statements = countStatements();
+  let runner: Runner | undefined;
+  try {
+    configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench' } });
+    const admin = pools[1];
+    const handlers = new Map([1, 4].map((c) => [c, createHandler({ tasks: [noop], orm: db.orm, concurrency: c })]));
+    const sides = (c: number) => ({
+      raw: async () => throughRawLoop(c === 1 ? pools[0] : pools[1], await seed(admin, n), c),
+      library: async () => throughHandler(handlers.get(c)!, await seed(admin, n)),
+    });
+    for (const c of [1, 4]) {
+      const { raw, library } = sides(c);
+      const result = await interleave(ROUNDS, raw, library);
+      const figure = emit(`worker.ratio_to_raw.c${c}`, result.subject, { unit: 'tasks/s', baseline: result.baseline, aim: '>= 0.8', ormDependent: true });
+      summary(`worker c${c}: ${figure.value} tasks/s through the handler vs ${figure.baseline} raw pg (ratio ${figure.ratio}, spread ${figure.spread})`);
+    }
+
+    // Statements per task (one untimed pass of each).
+    const probe = await seed(admin, 100);
+    statements.reset();
+    await throughHandler(handlers.get(4)!, probe);
+    const libraryStatements = statements.count / probe.length;
+    const rawProbe = await seed(admin, 100);
+    statements.reset();
+    await throughRawLoop(pools[1], rawProbe, 4);
+    const rawStatements = statements.count / rawProbe.length;
+    emit('worker.round_trips_per_task', libraryStatements, { unit: 'statements/task', baseline: rawStatements, aim: '<= 3.2', ormDependent: true });
+
+    // graphile-worker at concurrency 4 on the same database, against the handler at 4.
+    await runMigrations({ connectionString: db.url, logger: silent });
+    let done = 0;
+    let waiter: (() => void) | undefined;
+    let target = 0;
+    runner = await runGraphile({
+      connectionString: db.url, concurrency: 4, logger: silent, noHandleSignals: true, pollInterval: 1000,
+      taskList: { 'bench.noop': async (payload) => (payload as { n: number }).n },
+    });
+    runner.events.on('job:success', () => {
+      if (++done === target) waiter?.();
+    });
+    const graphile = async () => {
+      done = 0;
+      target = n;
+      const finished = new Promise<void>((resolve) => (waiter = resolve));
+      const ms = await timed(async () => {
+        await admin.query(
+          "select graphile_worker.add_jobs(array(select row('bench.noop', json_build_object('n', i), null, null, null, null, null, null)::graphile_worker.job_spec from generate_series(1, $1) as i))",
+          [n],
+        );
+        await finished;
+      });
+      return n / (ms / 1000);
+    };
+    const peer = await interleave(ROUNDS, graphile, sides(4).library);
+    const figure = emit('worker.ratio_to_graphile.c4', peer.subject, { unit: 'tasks/s', baseline: peer.baseline, aim: '>= 0.7', ormDependent: true });
+    summary(`worker c4: ${figure.value} tasks/s through the handler vs graphile-worker ${figure.baseline} (ratio ${figure.ratio}); ${libraryStatements.toFixed(2)} statements per task vs ${rawStatements.toFixed(2)} raw`);
+    await Promise.all([...handlers.values()].map((h) => h.close()));
   } finally {
-    await client.end();
+    statements.stop();
+    await runner?.stop();
+    await Promise.all(pools.map((p) => p.end()));
     await db.close();
   }
 });
