@@ -1,81 +1,64 @@
-// The worker bundle as LambdaTasksQueue builds it (local esbuild, minified CommonJS, the same externals):
-// its size, the packages over 50 KiB, and the time from a fresh `node` to the first handled message
-// against a bare MikroORM init with one entity, both in child processes.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import * as path from 'node:path';
-import { build } from 'esbuild';
-import { benchDatabase, emit, run, SCALE, summary } from './support';
-import { WORKER_EXTERNAL_MODULES } from '../src/constructs/task-queue-resources';
+// Bundle size: the worker bundle of a consumer's task module as the construct builds it (bench/fixtures/worker.ts:
+// createHandler + one task on one MikroORM entity with a zod schema), against the floor — the same app code
+// with MikroORM, pg and zod behind a hand-written minimal SQS handler (bench/fixtures/floor-worker.ts), i.e.
+// what the user's code needs anyway. Sizes are deterministic: one round, spread 0. The summary lists the
+// packages over 50 KiB in each bundle and what makes the difference (library files, packages only in one).
+import { rmSync } from 'node:fs';
+import type { Metafile } from 'esbuild';
+import { bundleFixtures, projectTempDir } from './fixtures/bundle-fixtures';
+import { emit, run, summary } from './support';
 
-const ROOT = path.resolve(__dirname, '..');
+const KIB = 1024;
+const kib = (bytes: number) => `${(bytes / KIB).toFixed(1)} KiB`;
 
-function packageOf(input: string): string {
-  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-  return match ? match[1] : '(project)';
+/** Where an input of the bundle comes from: its npm package, the library (src/…), or the app's code. */
+function sourceOf(input: string): string {
+  const match = /.*node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  if (match) return match[1];
+  return input.startsWith('src/') ? 'cdk-lambda-tasks' : '(app)';
 }
 
-run(async () => {
-  // Inside the project, so the bundle finds @aws-sdk/* in node_modules as it would in the Lambda runtime.
-  mkdirSync(path.join(ROOT, '.tmp'), { recursive: true });
-  const out = mkdtempSync(path.join(ROOT, '.tmp', 'bench-bundle-'));
-  try {
-    const result = await build({
-      entryPoints: [path.join(ROOT, 'test/constructs/fixtures/worker.ts')],
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      minify: true,
-      metafile: true,
-      external: WORKER_EXTERNAL_MODULES,
-      outfile: path.join(out, 'index.js'),
-      logLevel: 'silent',
-    });
-    const bytes = statSync(path.join(out, 'index.js')).size;
-    const byPackage = new Map<string, number>();
-    for (const output of Object.values(result.metafile.outputs)) {
-      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) byPackage.set(packageOf(input), (byPackage.get(packageOf(input)) ?? 0) + bytesInOutput);
+/** Bytes in the output by source (package), and by input file. */
+function contributions(metafile: Metafile): { bySource: Map<string, number>; byInput: Map<string, number> } {
+  const bySource = new Map<string, number>();
+  const byInput = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      bySource.set(sourceOf(input), (bySource.get(sourceOf(input)) ?? 0) + bytesInOutput);
+      byInput.set(input, (byInput.get(input) ?? 0) + bytesInOutput);
     }
-    const large = [...byPackage].filter(([, b]) => b > 50 * 1024).sort((a, b) => b[1] - a[1]);
-    emit('bundle.worker_bytes', bytes, 'bytes');
-    for (const [name, b] of large) emit(`bundle.package.${name}`, b, 'bytes');
+  }
+  return { bySource, byInput };
+}
 
-    const db = await benchDatabase();
-    try {
-      // As the construct sets them on the worker (and Lambda sets AWS_REGION).
-      const env = { ...process.env, MIKRO_ORM_ALLOW_VERSION_MISMATCH: 'true', AWS_REGION: 'us-east-1', DATABASE_URL: db.url, LAMBDA_TASKS_QUEUES: '{"default":"https://sqs.us-east-1.amazonaws.com/000000000000/bench"}', NODE_OPTIONS: '' };
-      const coldStart = `
-        const started = process.hrtime.bigint();
-        const { handler } = require(${JSON.stringify(path.join(out, 'index.js'))});
-        handler({ Records: [{ messageId: '00000000-0000-4000-8000-000000000001', receiptHandle: 'rh', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:bench',
-          body: JSON.stringify({ task_name: 'fixture.sendFixtureEmail', kwargs: { to: 'a' } }) }] },
-          { getRemainingTimeInMillis: () => 900000 })
-          .then((r) => { if (r.batchItemFailures.length) process.exit(2); process.stdout.write('\\nELAPSED=' + Number(process.hrtime.bigint() - started) / 1e6); process.exit(0); });`;
-      const bare = `
-        const started = process.hrtime.bigint();
-        const { MikroORM, EntitySchema } = require('@mikro-orm/postgresql');
-        class Note {}
-        const schema = new EntitySchema({ class: Note, tableName: 'note', properties: { id: { type: 'integer', primary: true } } });
-        MikroORM.init({ clientUrl: process.env.DATABASE_URL, entities: [schema] })
-          .then((orm) => orm.em.getConnection().execute('select 1').then(() => {
-            process.stdout.write('\\nELAPSED=' + Number(process.hrtime.bigint() - started) / 1e6); process.exit(0); }));`;
-      const runs = SCALE < 1 ? 1 : 5;
-      const time = (script: string) => {
-        const samples = Array.from({ length: runs }, () => {
-          const output = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-          return Number(/ELAPSED=([\d.]+)/.exec(output)?.[1]);
-        });
-        return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-      };
-      const cold = time(coldStart);
-      const baseline = time(bare);
-      const figure = emit('bundle.cold_start_to_first_message_ms', cold, 'ms', baseline);
-      summary(`bundle: ${(bytes / 1024 / 1024).toFixed(2)} MB (${large.map(([name, b]) => `${name} ${Math.round(b / 1024)} KiB`).join(', ')}); cold start to the first handled message ${cold.toFixed(0)} ms vs a bare MikroORM init ${baseline.toFixed(0)} ms (ratio ${figure.ratio})`);
-    } finally {
-      await db.close();
-    }
+const largest = (sizes: Map<string, number>, over: number) =>
+  [...sizes].filter(([, b]) => b > over).sort((a, b) => b[1] - a[1]).map(([name, b]) => `${name} ${kib(b)}`).join(', ');
+
+run(async () => {
+  const dir = projectTempDir('bench-bundle-');
+  try {
+    const { library, floor } = await bundleFixtures(dir);
+    const over = emit('bundle.over_floor_bytes', library.bytes - floor.bytes, { unit: 'bytes', baseline: floor.bytes, aim: '<= 150000', ormDependent: true });
+    emit('bundle.consumer_bytes', library.bytes, { unit: 'bytes', baseline: floor.bytes, ormDependent: true });
+
+    const lib = contributions(library.metafile);
+    const flo = contributions(floor.metafile);
+    summary(`bundle: consumer worker ${kib(library.bytes)}, floor ${kib(floor.bytes)}: ${kib(over.value)} over the floor (ratio ${over.ratio})`);
+    summary(`packages over 50 KiB in the consumer bundle: ${largest(lib.bySource, 50 * KIB)}`);
+    summary(`packages over 50 KiB in the floor bundle: ${largest(flo.bySource, 50 * KIB)}`);
+
+    // What the difference is made of: each source's bytes in the consumer bundle minus its bytes in the floor.
+    const sources = new Set([...lib.bySource.keys(), ...flo.bySource.keys()]);
+    const deltas = [...sources]
+      .map((name) => ({ name, delta: (lib.bySource.get(name) ?? 0) - (flo.bySource.get(name) ?? 0), only: !flo.bySource.has(name) ? ' (consumer only)' : !lib.bySource.has(name) ? ' (floor only)' : '' }))
+      .filter((d) => Math.abs(d.delta) >= KIB)
+      .sort((a, b) => b.delta - a.delta);
+    summary(`the difference by package (>= 1 KiB): ${deltas.map((d) => `${d.name}${d.only} ${d.delta > 0 ? '+' : ''}${kib(d.delta)}`).join(', ')}`);
+    const libraryFiles = [...lib.byInput].filter(([input]) => input.startsWith('src/')).sort((a, b) => b[1] - a[1]);
+    summary(`library files: ${libraryFiles.length} files, ${kib(libraryFiles.reduce((s, [, b]) => s + b, 0))}; the largest: ${libraryFiles.slice(0, 12).map(([input, b]) => `${input.replace(/^src\//, '')} ${kib(b)}`).join(', ')}`);
+    const onlyInConsumer = [...lib.byInput].filter(([input]) => input.includes('node_modules/') && !(input in floor.metafile.inputs)).sort((a, b) => b[1] - a[1]);
+    summary(`package files only in the consumer bundle: ${onlyInConsumer.length}, ${kib(onlyInConsumer.reduce((s, [, b]) => s + b, 0))}; the largest: ${onlyInConsumer.slice(0, 10).map(([input, b]) => `${input.replace(/.*node_modules\//, '')} ${kib(b)}`).join(', ')}`);
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 });

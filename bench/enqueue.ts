@@ -11,7 +11,8 @@
 //   one transaction against 1,000.
 // Also enqueue.sql_statements: statements per transaction, the library against the floor.
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { EntitySchema, type EntityManager } from '@mikro-orm/core';
+import { EntitySchema } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { runMigrations } from 'graphile-worker';
 import { z } from 'zod/v4';
 import { benchDatabase, countStatements, emit, interleave, ROUNDS, run, scaled, summary, timed } from './support';
@@ -51,7 +52,7 @@ run(async () => {
     const purge = () => fauxqs.drain(queue.url);
 
     /** The library: app rows, executeOnCommit per order, commit (the outbox sends after it). */
-    const library = (count: number) => db.orm.em.fork().transactional(async (em) => {
+    const library = (count: number) => (db.orm.em.fork() as EntityManager).transactional(async (em) => {
       const orders = newOrders(em, count);
       await em.flush();
       for (const order of orders) ship.executeOnCommit({ orderId: order.id }, { em });
@@ -60,7 +61,7 @@ run(async () => {
     /** The floor: a hand-written outbox with the same tools (MikroORM, zod, the SDK). */
     const floor = async (count: number) => {
       const tasks: { id: string; task_name: string; kwargs: { orderId: number } }[] = [];
-      await db.orm.em.fork().transactional(async (em) => {
+      await (db.orm.em.fork() as EntityManager).transactional(async (em) => {
         const orders = newOrders(em, count);
         await em.flush();
         for (const order of orders) tasks.push({ id: globalThis.crypto.randomUUID(), task_name: 'bench.ship', kwargs: shipArgs.parse({ orderId: order.id }) });
@@ -81,7 +82,7 @@ run(async () => {
         if (response.Failed?.length) throw new Error(`${response.Failed.length} sends failed`);
         sent.push(...batch.map((t) => t.id));
       });
-      await db.orm.em.fork().execute('update task_record set dispatched_at = now() where id in (select (json_array_elements_text(?::json))::uuid) and dispatched_at is null', [JSON.stringify(sent)]);
+      await (db.orm.em.fork() as EntityManager).execute('update task_record set dispatched_at = now() where id in (select (json_array_elements_text(?::json))::uuid) and dispatched_at is null', [JSON.stringify(sent)]);
     };
 
     // Statements per transaction (one untimed run of each).
@@ -98,9 +99,9 @@ run(async () => {
     emit('enqueue.sql_statements', libraryStatements, { unit: 'statements', baseline: floorStatements, ormDependent: true });
 
     // Inside the transaction only: after the same app rows, the library's enqueue + flush against add_jobs.
-    const inTransaction = async (enqueue: (em: EntityManager, orders: Order[]) => Promise<void>): Promise<number> => {
+    const inTransaction = async (enqueue: (em: EntityManager, orders: Order[]) => Promise<unknown>): Promise<number> => {
       let ms = 0;
-      await db.orm.em.fork().transactional(async (em) => {
+      await (db.orm.em.fork() as EntityManager).transactional(async (em) => {
         const orders = newOrders(em, n);
         await em.flush();
         ms = await timed(() => enqueue(em, orders));

@@ -1,8 +1,8 @@
 // What source maps cost a worker's cold start: the same worker bundle (minified CommonJS, the construct's
 // externals) loaded in a fresh Node process with and without `sourceMap` + NODE_OPTIONS=--enable-source-maps,
-// interleaved (baseline and subject alternating), 9 rounds (3 at BENCH_SCALE < 1), median and spread. "load" is require() of the
-// bundle (what a cold start pays); "first error" adds one error thrown inside the bundle and its stack read
-// (what the first failing task pays: with source maps on, the map is parsed then).
+// interleaved (baseline and subject alternating), 9 rounds (3 at BENCH_SCALE < 1), median and spread of the
+// per-round ratio. "load" is require() of the bundle (what a cold start pays); "first error" adds one error thrown
+// inside the bundle and its stack read (what the first failing task pays: with source maps on, the map is parsed then).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -42,24 +42,24 @@ function timeInChild(file: string, withMaps: boolean, code: string): number {
   return Number(output.trim().split('\n').pop());
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const spread = (values: number[]) => Math.max(...values) - Math.min(...values);
-
 run(async () => {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
-  const plain = await bundle(path.join(OUT, 'plain'), false);
-  const mapped = await bundle(path.join(OUT, 'mapped'), true);
-  summary(`worker bundle ${statSync(plain).size} bytes; with a source map ${statSync(mapped).size} bytes + map ${statSync(`${mapped}.map`).size} bytes`);
-  for (const [name, code] of [['load', ''], ['first_error', 'try { m.sendEmail.serialize({ to: 1 }); } catch (error) { void error.stack; }']] as const) {
-    const baseline: number[] = [];
-    const subject: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      baseline.push(timeInChild(plain, false, code));
-      subject.push(timeInChild(mapped, true, code));
+  try {
+    const plain = await bundle(path.join(OUT, 'plain'), false);
+    const mapped = await bundle(path.join(OUT, 'mapped'), true);
+    summary(`worker bundle ${statSync(plain).size} bytes; with a source map ${statSync(mapped).size} bytes + map ${statSync(`${mapped}.map`).size} bytes`);
+    for (const [name, code] of [['load', ''], ['first_error', 'try { m.sendEmail.serialize({ to: 1 }); } catch (error) { void error.stack; }']] as const) {
+      const baseline: number[] = [];
+      const subject: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        baseline.push(timeInChild(plain, false, code));
+        subject.push(timeInChild(mapped, true, code));
+      }
+      const figure = emit(`coldstart.source_maps.${name}`, subject, { unit: 'ms', baseline });
+      summary(`${figure.name}: ${figure.value} ms with maps vs ${figure.baseline} ms without (ratio ${figure.ratio}, spread ${figure.spread}), ${ROUNDS} rounds`);
     }
-    const figure = emit(`coldstart.source_maps.${name}`, median(subject), 'ms', median(baseline));
-    summary(`${figure.name}: spread ${spread(subject).toFixed(1)} ms (with maps), ${spread(baseline).toFixed(1)} ms (without), ${ROUNDS} rounds`);
+  } finally {
+    rmSync(OUT, { recursive: true, force: true });
   }
-  rmSync(OUT, { recursive: true, force: true });
 });

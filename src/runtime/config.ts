@@ -1,5 +1,6 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod/v4';
+import { sqsSdk } from './aws-sdk';
 import { MAX_TIMEOUT_SECONDS, QUEUES_ENV } from './contract';
 import { ConfigurationError } from './errors';
 import type { QueueSettings } from './types';
@@ -202,6 +203,6 @@ export const SQS_REQUEST_TIMEOUTS = { connectionTimeout: 2_000, requestTimeout: 
 /** The SQS client: the configured one, else one built once from the SDK's default chain. */
 export function getSqsClient(): SQSClient {
   if (options.sqsClient) return options.sqsClient;
-  defaultSqsClient ??= new SQSClient({ requestHandler: SQS_REQUEST_TIMEOUTS, maxAttempts: 3 });
+  defaultSqsClient ??= new (sqsSdk().SQSClient)({ requestHandler: SQS_REQUEST_TIMEOUTS, maxAttempts: 3 });
   return defaultSqsClient;
 }

@@ -9,7 +9,7 @@ import { ConfigurationError, toError } from './errors';
 import { libraryLog } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
 import { TaskStatus } from './record';
-import { claim } from './records/claim';
+import { claim, type ClaimRequest } from './records/claim';
 import { fail } from './records/end-attempt';
 import { findStatus } from './records/find-status';
 import { insertClaimed } from './records/insert-claimed';
@@ -31,7 +31,14 @@ export interface Delivery {
  * belongs in batchItemFailures).
  */
 export type DeliveryResult =
-  | { readonly kind: 'processed'; readonly taskId: string | null; readonly status: TaskStatus | 'skipped' | 'resent'; readonly hardTimedOut?: boolean }
+  | {
+    readonly kind: 'processed';
+    readonly taskId: string | null;
+    readonly status: TaskStatus | 'skipped' | 'resent';
+    readonly hardTimedOut?: boolean;
+    /** The row of the next delivery, claimed with this task's SUCCESS (see `RunOptions.claimNext`). */
+    readonly nextClaimed?: TaskRow | null;
+  }
   | { readonly kind: 'unprocessed'; readonly reason: string };
 
 /** What to do with a claimed row before running it. */
@@ -47,6 +54,15 @@ export interface DeliveryHooks {
   readonly runOptions?: RunOptions;
   /** Called after the claim, with the row (its stored hard timeout): run it, re-send it, or fail it without running. */
   readonly beforeRun?: (task: RegisteredTask, row: TaskRow) => BeforeRun;
+  /** The row, when the worker already claimed it for this delivery (with the batch, or with the task before it). */
+  readonly claimed?: TaskRow;
+}
+
+/** A delivery whose body decoded and whose task this worker knows. */
+export interface PreparedDelivery {
+  readonly delivery: Delivery;
+  readonly body: MessageBody;
+  readonly task: RegisteredTask;
 }
 
 function describeFailure(error: unknown): string {
@@ -117,11 +133,8 @@ async function resend(em: EntityManager, row: TaskRow, task: RegisteredTask, sen
   return { kind: 'processed', taskId: row.id, status: 'resent' };
 }
 
-/**
- * Handles one SQS message: decode, find the task, claim its row (a body without task_id gets a row keyed
- * by the message id), apply the worker's check before the run, then run it.
- */
-export async function executeDelivery(em: EntityManager, delivery: Delivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
+/** Decodes a message and finds its task, or says why it can be neither run nor handed on. */
+export function prepareDelivery(delivery: Delivery): PreparedDelivery | DeliveryResult {
   const decoded = decodeMessageBody(delivery.body);
   if (!decoded.ok) {
     libraryLog.error('malformed task message; it goes to the DLQ', { messageId: delivery.messageId, reason: decoded.reason });
@@ -134,7 +147,28 @@ export async function executeDelivery(em: EntityManager, delivery: Delivery, hoo
     });
     return { kind: 'unprocessed', reason: `unknown task ${decoded.body.task_name}` };
   }
-  const row = await claimRow(em, delivery, decoded.body, task);
+  return { delivery, body: decoded.body, task };
+}
+
+/** What claims a prepared delivery's row: its task id (none for a message without one), task name, message id. */
+export function claimRequestOf(prepared: PreparedDelivery): ClaimRequest | undefined {
+  const { task_id: id, task_name: taskName } = prepared.body;
+  return id ? { id, taskName, messageId: prepared.delivery.messageId } : undefined;
+}
+
+/**
+ * Handles one SQS message: decode, find the task, claim its row (a body without task_id gets a row keyed
+ * by the message id), apply the worker's check before the run, then run it.
+ */
+export async function executeDelivery(em: EntityManager, delivery: Delivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
+  const prepared = prepareDelivery(delivery);
+  return 'kind' in prepared ? prepared : runDelivery(em, prepared, hooks);
+}
+
+/** Claims (unless already claimed), checks and runs a prepared delivery. */
+export async function runDelivery(em: EntityManager, prepared: PreparedDelivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
+  const { delivery, body, task } = prepared;
+  const row = hooks.claimed ?? (await claimRow(em, delivery, body, task));
   if ('kind' in row) return row;
 
   try {
@@ -143,7 +177,7 @@ export async function executeDelivery(em: EntityManager, delivery: Delivery, hoo
     if (before.action === 'resend') return await resend(em, row, task, before.send);
     const outcome = await runClaimedTask(em, row, task, hooks.runOptions);
     const status = outcome.status === 'superseded' ? 'skipped' : outcome.status;
-    return { kind: 'processed', taskId: row.id, status, hardTimedOut: outcome.hardTimedOut };
+    return { kind: 'processed', taskId: row.id, status, hardTimedOut: outcome.hardTimedOut, nextClaimed: outcome.nextClaimed };
   } catch (error) {
     // The outcome could not be written (database lost mid-task): the row stays RUNNING until the sweep.
     libraryLog.error('could not record the task outcome; the sweep will mark it FAILED', { taskId: row.id, taskName: task.name, error: toError(error).message });

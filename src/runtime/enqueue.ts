@@ -8,7 +8,7 @@ import { MAX_MESSAGE_BYTES } from './contract';
 import { assertLambdaTasksConfigured, resolveEntityManager } from './entity-manager';
 import { IdempotencyKeyConflictError, TaskValidationError } from './errors';
 import { encodeMessageBody, messageBytes, type SerializedInvocation } from './message';
-import { findDispatchSubscriber, rememberEncodedBody } from './outbox';
+import { addUnflushedTask, findDispatchSubscriber, rememberEncodedBody } from './outbox';
 import { TaskRecord, TaskStatus } from './record';
 import { insertQueuedOnce } from './records/insert-queued-once';
 import { newTaskRow, type NewTaskRow } from './records/row';
@@ -34,12 +34,20 @@ function prepareInvocation(task: RegisteredTask, args: unknown, runAfter: Date, 
   return { row, body };
 }
 
-/** Validates and adds a QUEUED `TaskRecord` to the em's unit of work; returns its id. */
+/**
+ * Validates and adds a QUEUED row to what the em's next flush writes (inside a transaction: one multi-row
+ * INSERT at that flush; outside one: a `TaskRecord` in its unit of work); returns its id.
+ */
 export function executeOnCommit(task: RegisteredTask, args: unknown, options: ExecuteOnCommitOptions = {}): string {
   const caller = `${task.name}.executeOnCommit()`;
   const { row, body } = prepareInvocation(task, args, checkRunAfter(task.name, options.delay, options.runAt));
   const em = resolveEntityManager(options.em, caller);
   assertLambdaTasksConfigured(em, caller);
+  const context = em.getContext();
+  if (context.isInTransaction()) {
+    addUnflushedTask(context, { row, enqueuedAt: new Date(), body }); // written by its next flush, in one INSERT with the others
+    return row.id;
+  }
   const record = Object.assign(new TaskRecord(), { ...row, status: TaskStatus.QUEUED, enqueuedAt: new Date(), dispatchedAt: null });
   rememberEncodedBody(record, body);
   em.persist(record);

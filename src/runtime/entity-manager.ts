@@ -23,9 +23,14 @@ export function resolveEntityManager(em: EntityManager | undefined, caller: stri
   return found;
 }
 
+/** Event managers (one per ORM, shared by its forks) already seen with the entity and the subscriber. */
+const configured = new WeakSet<object>();
+
 /** Throws unless the em's ORM was configured with withLambdaTasks() (entity and dispatch subscriber). */
 export function assertLambdaTasksConfigured(em: EntityManager, caller: string): void {
-  if (!hasEntity(em, TaskRecord.name) || !hasDispatchSubscriber(em)) {
+  const events = em.getEventManager();
+  if (configured.has(events)) return;
+  if (hasEntity(em, TaskRecord.name) && hasDispatchSubscriber(em)) {configured.add(events);} else {
     throw new LambdaTasksError(
       `${caller}: this MikroORM instance does not know TaskRecord and its dispatch subscriber: wrap your config with withLambdaTasks(...)`,
     );

@@ -1,14 +1,14 @@
 import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
 import { registerBuiltInTasks } from './cleanup';
-import { mapWithConcurrency } from './concurrency';
 import { isMaintenanceEvent, isScheduleEvent } from './contract';
 import { decideDeadline } from './deadline';
-import { executeDelivery, type BeforeRun } from './delivery';
+import { claimRequestOf, prepareDelivery, runDelivery, type BeforeRun, type DeliveryResult, type PreparedDelivery } from './delivery';
 import { LambdaTasksError, toError } from './errors';
 import { libraryLog } from './logger';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from './maintenance';
 import { recordResend } from './metrics';
 import { initOrm } from './orm';
+import { claimMany, type ClaimRequest } from './records/claim';
 import type { TaskRow } from './records/row';
 import { registeredTaskOf, type RegisteredTask } from './registry';
 import { checkSchedules, runScheduleEvent, type ScheduleResponse } from './schedules';
@@ -128,19 +128,46 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     const failed: SqsRecordLike[] = [];
     // After a hard timeout the abandoned task still runs in this container: the rest of the batch is re-sent, not run next to it.
     let stopped = false;
-    await mapWithConcurrency(records, concurrency, async (record) => {
+    const items: BatchItem[] = records.map((record) => ({ record, prepared: prepareDelivery(record) }));
+    await claimFirstWave(em, items.slice(0, concurrency));
+    let next = 0;
+    const take = (): BatchItem | undefined => items[next] && items[next++];
+    /** The next delivery, if it can be claimed with the SUCCESS of the task a lane is finishing. */
+    const takeClaimable = (): { item: BatchItem; request: ClaimRequest } | undefined => {
+      const item = items[next];
+      const request = item && !stopped && !('kind' in item.prepared) ? claimRequestOf(item.prepared) : undefined;
+      if (!request) return undefined;
+      next++;
+      return { item, request };
+    };
+    const runItem = async (item: BatchItem): Promise<BatchItem | undefined> => {
+      const { record, prepared } = item;
+      if ('kind' in prepared) {
+        failed.push(record); // prepareDelivery only says why a message can be neither run nor handed on
+        return undefined;
+      }
+      let taken: { item: BatchItem; request: ClaimRequest } | undefined;
       try {
-        const result = await executeDelivery(em.fork(), record, {
-          runOptions: { enforceTimeouts: true },
+        const result = await runDelivery(em.fork(), prepared, {
+          claimed: item.claimed,
+          runOptions: { enforceTimeouts: true, claimNext: () => (taken = takeClaimable())?.request },
           beforeRun: (task, row) => beforeRun(task, row, record, context.getRemainingTimeInMillis(), stopped),
         });
-        if (result.kind === 'unprocessed') failed.push(record);
-        else if (result.hardTimedOut) stopped = true;
+        if (result.kind === 'unprocessed') {failed.push(record);} else {
+          if (result.hardTimedOut) stopped = true;
+          if (taken && result.nextClaimed) taken.item.claimed = result.nextClaimed;
+        }
       } catch (error) {
         libraryLog.error('unexpected error handling a message; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
         failed.push(record);
       }
-    });
+      return taken?.item;
+    };
+    // Each lane runs the delivery it claimed with its previous task's SUCCESS, else takes the next one.
+    const lane = async (): Promise<void> => {
+      for (let item = take(); item; item = (await runItem(item)) ?? take());
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, records.length)) }, lane));
     if (failed.length > 0) await releaseMessages(failed);
     return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.messageId })) };
   };
@@ -151,6 +178,39 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     await (await pending.catch(() => undefined))?.close();
   };
   return Object.assign(handle, { close });
+}
+
+/** One message of a batch: decoded (or why not), and its row once claimed ahead of its run. */
+interface BatchItem {
+  readonly record: SqsRecordLike;
+  readonly prepared: PreparedDelivery | DeliveryResult;
+  claimed?: TaskRow;
+}
+
+/**
+ * Claims the deliveries the lanes start with, in one statement: they run at once, so no claimed row waits.
+ * A failed claim is left to each delivery's own (which then reports what it finds).
+ */
+async function claimFirstWave(em: EntityManager, items: readonly BatchItem[]): Promise<void> {
+  const wanted = items.flatMap((item) => {
+    const request = 'kind' in item.prepared ? undefined : claimRequestOf(item.prepared);
+    return request ? [{ item, request }] : [];
+  });
+  if (wanted.length < 2) return; // one claim is one statement either way
+  let rows: Map<string, TaskRow>;
+  try {
+    rows = await claimMany(em, wanted.map((w) => w.request));
+  } catch {
+    return;
+  }
+  const seen = new Set<string>();
+  for (const { item, request } of wanted) {
+    const row = rows.get(request.id);
+    if (row && row.message_id === request.messageId && !seen.has(request.id)) {
+      item.claimed = row;
+      seen.add(request.id);
+    }
+  }
 }
 
 /**

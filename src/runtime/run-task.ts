@@ -12,6 +12,7 @@ import { recordTaskOutcome } from './metrics';
 import { currentTransaction, releaseBrokenConnections, stopTransaction } from './orm';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
+import { completeAndClaim, releaseClaim, type ClaimRequest } from './records/claim';
 import { complete } from './records/complete';
 import { fail } from './records/end-attempt';
 import { requeue } from './records/requeue';
@@ -36,6 +37,11 @@ export interface TaskOutcome {
   readonly error?: Error;
   /** True when the hard timeout abandoned its promise, which may still be running in this process. */
   readonly hardTimedOut?: boolean;
+  /**
+   * When `claimNext` gave a delivery and the SUCCESS that claimed it committed: its row (null when it was not
+   * QUEUED). Undefined when nothing was claimed with the outcome: the caller claims that delivery itself.
+   */
+  readonly nextClaimed?: TaskRow | null;
 }
 
 /** Options of a run. */
@@ -50,6 +56,11 @@ export interface RunOptions {
    * @default false
    */
   readonly inProcess?: boolean;
+  /**
+   * The delivery this worker runs next, asked for just before the SUCCESS update: claimed in that same
+   * statement (see `completeAndClaim`), so it commits with this task. Undefined: nothing to claim.
+   */
+  readonly claimNext?: () => ClaimRequest | undefined;
 }
 
 /** Thrown inside the task's transaction when the SUCCESS update found no RUNNING row: rolls it back. */
@@ -67,14 +78,26 @@ class SingletonBusy extends Error {}
  */
 export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<TaskOutcome> {
   const started = Date.now();
-  const outcome = await runAttempt(em, row, task, options, started);
+  const fold: NextClaim = {};
+  let outcome = await runAttempt(em, row, task, { ...options, claimNext: options.claimNext && (() => (fold.request = options.claimNext!())) }, started, fold);
+  if (fold.request) {
+    if (outcome.status === TaskStatus.SUCCESS && !outcome.error && fold.row !== undefined) outcome = { ...outcome, nextClaimed: fold.row };
+    // The claim went out with a transaction that did not commit, or whose commit is in doubt: put it back if it took.
+    else await releaseClaim(em.fork(), fold.request).catch(() => undefined);
+  }
   if (outcome.status === TaskStatus.SUCCESS || outcome.status === TaskStatus.FAILED || outcome.status === TaskStatus.RETRYING) {
     recordTaskOutcome({ queue: row.queue, taskName: task.name, status: outcome.status, durationMs: Date.now() - started, taskId: row.id });
   }
   return outcome;
 }
 
-async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions, started: number): Promise<TaskOutcome> {
+/** The delivery claimed with this task's SUCCESS: what was asked, and the row once the statement returned. */
+interface NextClaim {
+  request?: ClaimRequest;
+  row?: TaskRow | null;
+}
+
+async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions, started: number, fold: NextClaim): Promise<TaskOutcome> {
   const own = em.fork();
   const base = { taskId: row.id, taskName: task.name };
   const log = (status: string, extra: Record<string, unknown> = {}) =>
@@ -107,7 +130,12 @@ async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask,
     // A run that overran (a synchronous loop cannot be interrupted) is rolled back, never committed.
     if (deadline !== undefined && Date.now() > deadline) throw new HardTimeLimitExceeded(timeouts!.hardTimeout);
     const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that cannot be stored: ${reason}`));
-    if (!(await complete(tem, row.id, row.attempt, { result }))) throw new ClaimLost();
+    const next = options.claimNext?.();
+    if (next) {
+      const written = await completeAndClaim(tem, row.id, row.attempt, { result }, next);
+      if (!written.completed) throw new ClaimLost();
+      fold.row = written.next;
+    } else if (!(await complete(tem, row.id, row.attempt, { result }))) {throw new ClaimLost();}
   });
   // After a hard timeout the promise is abandoned but still runs here: its late rejection must not crash the process.
   work.then(() => (settled = true), () => (settled = true));

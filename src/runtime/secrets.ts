@@ -1,4 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerSdk } from './aws-sdk';
 import { parseSecretReference, SECRET_ENV_PREFIX, type SecretReference } from './contract';
 import { SecretResolutionError } from './errors';
 
@@ -25,7 +26,7 @@ function versionOf(reference: SecretReference): { VersionStage?: string; Version
 async function fetchSecret(client: SecretsManagerClient, variable: string, reference: SecretReference): Promise<Record<string, unknown>> {
   let response;
   try {
-    response = await client.send(new GetSecretValueCommand({ SecretId: reference.arn, ...versionOf(reference) }));
+    response = await client.send(new (secretsManagerSdk().GetSecretValueCommand)({ SecretId: reference.arn, ...versionOf(reference) }));
   } catch (error) {
     throw new SecretResolutionError(variable, `GetSecretValue failed for ${reference.arn}: ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
   }
@@ -86,7 +87,7 @@ export async function resolveSecretsIntoEnv(options: ResolveSecretsOptions = {})
   }
   const pending = targets.filter((t) => !written.has(t.name));
   if (pending.length === 0) return [];
-  const client = options.client ?? new SecretsManagerClient({});
+  const client = options.client ?? new (secretsManagerSdk().SecretsManagerClient)({});
   const groupKey = (r: SecretReference) => JSON.stringify([r.arn, versionOf(r)]);
   for (const target of pending) {
     const key = groupKey(target.reference);

@@ -2,18 +2,8 @@
  * Every SQS call of the runtime: send (batched), re-send, release (visibility 0), receive, delete
  * (batched), and the queue ARN ↔ URL lookups. Other modules never build SQS commands themselves.
  */
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SendMessageCommand,
-  type Message,
-  type MessageAttributeValue,
-  type SendMessageBatchRequestEntry,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { Message, MessageAttributeValue, SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
+import { sqsSdk } from './aws-sdk';
 import { mapWithConcurrency } from './concurrency';
 import { configuredQueuesOrNone, getQueueSettings, getSqsClient } from './config';
 import { MAX_MESSAGE_BYTES, MAX_SQS_DELAY_SECONDS, RESENDS_ATTRIBUTE } from './contract';
@@ -117,7 +107,7 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: 
       DelaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, delaySecondsUntil(e.task.runAfter, sendNow)),
     }));
     try {
-      const response = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batchEntries }), { abortSignal: options.signal });
+      const response = await client.send(new (sqsSdk().SendMessageBatchCommand)({ QueueUrl: url, Entries: batchEntries }), { abortSignal: options.signal });
       const failedIds = new Set<string>();
       for (const f of response.Failed ?? []) {
         if (!f.Id) continue;
@@ -136,7 +126,7 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: 
 
 /** Sends one message body to a queue with a delay (a dead letter returned to its queue). */
 export async function sendMessage(queueUrl: string, body: string, delaySeconds: number): Promise<void> {
-  await getSqsClient().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, DelaySeconds: delaySeconds }));
+  await getSqsClient().send(new (sqsSdk().SendMessageCommand)({ QueueUrl: queueUrl, MessageBody: body, DelaySeconds: delaySeconds }));
 }
 
 /** Sends a message's body again, unchanged, with its other attributes and the re-send counter set to `resends`. */
@@ -151,7 +141,7 @@ export async function resendMessage(
     if (name !== RESENDS_ATTRIBUTE && value.stringValue !== undefined) kept[name] = { DataType: value.dataType ?? 'String', StringValue: value.stringValue };
   }
   kept[RESENDS_ATTRIBUTE] = { DataType: 'Number', StringValue: String(resends) };
-  await getSqsClient().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: kept }));
+  await getSqsClient().send(new (sqsSdk().SendMessageCommand)({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: kept }));
 }
 
 /** The queue URL of an SQS ARN: the configured URL of that queue name, else the regional endpoint's. */
@@ -165,7 +155,7 @@ export function queueUrlOfArn(arn: string): string {
 
 /** The ARN of a queue, from its attributes (a local worker builds Lambda-like records with it). */
 export async function queueArnOf(queueUrl: string, client: SQSClient = getSqsClient()): Promise<string> {
-  const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const attributes = await client.send(new (sqsSdk().GetQueueAttributesCommand)({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   return attributes.Attributes?.QueueArn ?? `arn:aws:sqs:local:000000000000:${queueUrl.split('/').pop()}`;
 }
 
@@ -174,7 +164,7 @@ export async function releaseMessages(records: readonly SqsRecordLike[]): Promis
   await Promise.all(
     records.map(async (record) => {
       try {
-        const command = new ChangeMessageVisibilityCommand({ QueueUrl: queueUrlOfArn(record.eventSourceARN), ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 });
+        const command = new (sqsSdk().ChangeMessageVisibilityCommand)({ QueueUrl: queueUrlOfArn(record.eventSourceARN), ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 });
         await getSqsClient().send(command);
       } catch (error) {
         libraryLog.warn('could not reset the visibility of a failed message; SQS will redeliver it after its visibility timeout', { messageId: record.messageId, error: toError(error).message });
@@ -199,7 +189,7 @@ export async function receiveMessages(queueUrl: string, options: ReceiveOptions)
   const messages: Message[] = [];
   while (messages.length < options.max) {
     const out = await client.send(
-      new ReceiveMessageCommand({
+      new (sqsSdk().ReceiveMessageCommand)({
         QueueUrl: queueUrl,
         MaxNumberOfMessages: Math.min(MAX_BATCH_ENTRIES, options.max - messages.length),
         WaitTimeSeconds: options.waitTimeSeconds,
@@ -220,7 +210,7 @@ export async function receiveMessages(queueUrl: string, options: ReceiveOptions)
 export async function deleteMessages(queueUrl: string, messages: readonly Message[], client: SQSClient = getSqsClient()): Promise<void> {
   for (let i = 0; i < messages.length; i += MAX_BATCH_ENTRIES) {
     const entries = messages.slice(i, i + MAX_BATCH_ENTRIES).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! }));
-    await client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    await client.send(new (sqsSdk().DeleteMessageBatchCommand)({ QueueUrl: queueUrl, Entries: entries }));
   }
 }
 

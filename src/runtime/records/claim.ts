@@ -1,6 +1,13 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { queryRowsOutsideTransaction } from '../orm';
-import type { TaskRow } from './row';
+import { queryRows, queryRowsOutsideTransaction } from '../orm';
+import { jsonParam, taskRowFromJson, type TaskRow } from './row';
+
+/** A delivery to claim: its row's id, the task name its message gives, the SQS message id (null in process). */
+export interface ClaimRequest {
+  readonly id: string;
+  readonly taskName: string;
+  readonly messageId: string | null;
+}
 
 /**
  * Claims a QUEUED row of the named task for this delivery (or for an in-process run, without message id):
@@ -18,4 +25,73 @@ export async function claim(em: EntityManager, id: string, taskName: string, mes
     [messageId, id, taskName],
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Claims several deliveries in one statement, committed on its own, with the same rule as {@link claim} for
+ * each (QUEUED, and of the task its message names). Only for rows that start at once: the worker claims its
+ * first `concurrency` deliveries this way. Returns the claimed rows by id; an id given twice is claimed once.
+ */
+export async function claimMany(em: EntityManager, requests: readonly ClaimRequest[]): Promise<Map<string, TaskRow>> {
+  if (requests.length === 0) return new Map();
+  const rows = await queryRowsOutsideTransaction<TaskRow>(
+    em,
+    `update "task_record" as t
+        set "status" = 'RUNNING', "start_time" = now(), "message_id" = m."message_id", "dispatched_at" = coalesce(t."dispatched_at", now())
+       from unnest(?::uuid[], ?::text[], ?::text[]) as m("id", "task_name", "message_id")
+      where t."id" = any(?::uuid[]) and t."id" = m."id" and t."status" = 'QUEUED' and t."task_name" = m."task_name"
+      returning t.*`,
+    [requests.map((r) => r.id), requests.map((r) => r.taskName), requests.map((r) => r.messageId), requests.map((r) => r.id)],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/**
+ * Records SUCCESS for a RUNNING attempt and, in the same statement, claims the delivery its worker runs next:
+ * both commit with the task's transaction, so the next task's claim costs no round trip of its own and is
+ * never durable before the task it follows has committed (it starts right after). The claim's start time is
+ * the clock's, not the transaction's. `completed` is false when the row was no longer this attempt's RUNNING
+ * row (roll back then); `next` is the claimed row, or null when it was not QUEUED.
+ */
+export async function completeAndClaim(
+  em: EntityManager,
+  id: string,
+  attempt: number,
+  outcome: { result: unknown },
+  next: ClaimRequest,
+): Promise<{ completed: boolean; next: TaskRow | null }> {
+  const rows = await queryRows<{ completed: number; next: Record<string, unknown> | null }>(
+    em,
+    `with "outcome" as (
+       update "task_record"
+          set "status" = 'SUCCESS', "end_time" = clock_timestamp(), "result" = ?::jsonb, "traceback" = null, "note" = null
+        where "id" = ? and "status" = 'RUNNING' and "attempt" = ?
+        returning "id"
+     ), "claimed" as (
+       update "task_record"
+          set "status" = 'RUNNING', "start_time" = clock_timestamp(), "message_id" = ?, "dispatched_at" = coalesce("dispatched_at", clock_timestamp())
+        where "id" = ? and "status" = 'QUEUED' and "task_name" = ?
+        returning *
+     )
+     select (select count(*) from "outcome")::int as "completed", (select row_to_json(c) from "claimed" as c) as "next"`,
+    [jsonParam(outcome.result), id, attempt, next.messageId, next.id, next.taskName],
+  );
+  const row = rows[0];
+  return { completed: row.completed === 1, next: row.next ? taskRowFromJson(row.next) : null };
+}
+
+/**
+ * Undoes a claim made by {@link completeAndClaim} whose commit is in doubt (the task's transaction failed or
+ * was stopped after that statement): the row goes back to QUEUED if this delivery holds it, so its own claim
+ * can take it again. Commits on its own; returns whether a row was put back.
+ */
+export async function releaseClaim(em: EntityManager, request: ClaimRequest): Promise<boolean> {
+  const rows = await queryRowsOutsideTransaction<{ id: string }>(
+    em,
+    `update "task_record" set "status" = 'QUEUED', "start_time" = null, "message_id" = null
+      where "id" = ? and "status" = 'RUNNING' and "task_name" = ? and "message_id" is not distinct from ? and "end_time" is null
+      returning "id"`,
+    [request.id, request.taskName, request.messageId],
+  );
+  return rows.length === 1;
 }

@@ -22,6 +22,15 @@ export interface TaskRow {
   message_id: string | null;
 }
 
+const TIMESTAMP_COLUMNS = ['enqueued_at', 'run_after', 'dispatched_at', 'start_time', 'end_time'] as const;
+
+/** A row that came back as JSON (`row_to_json`), with its timestamps as Dates as a plain `returning *` gives them. */
+export function taskRowFromJson(json: Record<string, unknown>): TaskRow {
+  const row = { ...json } as Record<string, unknown>;
+  for (const column of TIMESTAMP_COLUMNS) row[column] = typeof row[column] === 'string' ? new Date(row[column] as string) : null;
+  return row as unknown as TaskRow;
+}
+
 /** What a new QUEUED row holds (the rest takes column defaults). */
 export interface NewTaskRow {
   readonly id: string;

@@ -1,0 +1,175 @@
+// How the worker claims a batch: the deliveries its lanes start with in one statement, each later one in the
+// statement that writes the SUCCESS of the task its lane ran before it (committed with that task, never before).
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { configureLambdaTasks } from '../../src/runtime/config';
+import { createHandler } from '../../src/runtime/handler';
+import { lambdaTask } from '../../src/runtime/lambda-task';
+import { claim, releaseClaim } from '../../src/runtime/records/claim';
+import type { SqsBatchResponse } from '../../src/runtime/types';
+import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
+import { lambdaContext, sqsRecord } from '../support/events';
+import { quietLogs } from '../support/tasks-env';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+let db: TestDatabase;
+const runs: string[] = [];
+let duringRun: (id: string) => Promise<void> = async () => undefined;
+const note = lambdaTask({ name: 'claims.note', args: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
+  runs.push(ctx.taskId!);
+  await duringRun(ctx.taskId!);
+  return n;
+});
+const explode = lambdaTask({ name: 'claims.explode', args: z.object({}) }, async () => {
+  throw new Error('kaboom');
+});
+
+/** QUEUED rows of a task, as the outbox leaves them. */
+async function queued(taskName: string, count: number): Promise<string[]> {
+  const rows = await db.sql<{ id: string }>(
+    `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout)
+     select id, ?, jsonb_build_object('n', i), 'default', 'QUEUED', 1, id, 300
+       from (select gen_random_uuid() as id, i from generate_series(1, ?) as i) as s
+     returning id`,
+    [taskName, count],
+  );
+  return rows.map((r) => r.id);
+}
+
+const recordOf = (id: string, taskName = 'claims.note', n = 1) => sqsRecord(JSON.stringify({ task_id: id, task_name: taskName, kwargs: taskName === 'claims.note' ? { n } : {} }));
+const statuses = async (ids: readonly string[]) => (await db.sql<{ id: string; status: string }>('select id, status from task_record where id in (?)', [ids])).map((r) => r.status);
+
+/** Counts the statements every `pg` client of this process sends while `fn` runs. */
+async function countStatements(fn: () => Promise<unknown>): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pg = require('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
+  const original = pg.Client.prototype.query;
+  let count = 0;
+  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+    count++;
+    return original.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+  return count;
+}
+
+describe(`Claiming a batch (${engine})`, () => {
+  quietLogs();
+  beforeAll(async () => {
+    db = await createTestOrm();
+  });
+  beforeEach(() => {
+    configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/claims' } });
+    runs.length = 0;
+    duringRun = async () => undefined;
+  });
+  afterAll(() => db?.close());
+
+  itOnPostgres.each([1, 4])('a batch of 10 at concurrency %i costs 31 statements: one claim, then begin, SUCCESS (with the next claim), commit per task', async (concurrency) => {
+    const handler = createHandler({ tasks: [note], orm: db.orm, concurrency });
+    await handler({ Records: [] }, lambdaContext()); // warm: nothing to claim
+    const ids = await queued('claims.note', 10);
+    const statements = await countStatements(async () => {
+      const response = (await handler({ Records: ids.map((id, n) => recordOf(id, 'claims.note', n)) }, lambdaContext())) as SqsBatchResponse;
+      expect(response.batchItemFailures).toEqual([]);
+    });
+    expect(await statuses(ids)).toEqual(Array(10).fill('SUCCESS'));
+    expect([...runs].sort()).toEqual([...ids].sort());
+    expect(statements).toBe(31);
+  });
+
+  itOnPostgres('the next delivery is claimed only when the task before it commits, and then carries its own message id', async () => {
+    const handler = createHandler({ tasks: [note], orm: db.orm, concurrency: 1 });
+    const [first, second] = await queued('claims.note', 2);
+    const seen: string[] = [];
+    duringRun = async (id) => {
+      if (id === first) seen.push((await statuses([second]))[0]);
+    };
+    const records = [recordOf(first), recordOf(second)];
+    expect(await handler({ Records: records }, lambdaContext())).toEqual({ batchItemFailures: [] });
+    expect(seen).toEqual(['QUEUED']);
+    const rows = await db.sql<{ id: string; status: string; message_id: string; start_time: Date; end_time: Date }>(
+      'select id, status, message_id, start_time, end_time from task_record where id in (?) order by start_time', [[first, second]],
+    );
+    expect(rows.map((r) => [r.id, r.status, r.message_id])).toEqual([[first, 'SUCCESS', records[0].messageId], [second, 'SUCCESS', records[1].messageId]]);
+    expect(new Date(rows[1].start_time).getTime()).toBeGreaterThanOrEqual(new Date(rows[0].end_time).getTime() - 1);
+  });
+
+  it('after a task that fails, the next delivery is claimed on its own and runs', async () => {
+    const handler = createHandler({ tasks: [note, explode], orm: db.orm, concurrency: 1 });
+    const [bad] = await queued('claims.explode', 1);
+    const [good] = await queued('claims.note', 1);
+    expect(await handler({ Records: [recordOf(bad, 'claims.explode'), recordOf(good)] }, lambdaContext())).toEqual({ batchItemFailures: [] });
+    expect(await statuses([bad])).toEqual(['FAILED']);
+    expect(await statuses([good])).toEqual(['SUCCESS']);
+  });
+
+  itOnPostgres('when a task’s SUCCESS finds its row gone (swept meanwhile), the claim it carried is rolled back with it and the next delivery still runs', async () => {
+    const handler = createHandler({ tasks: [note], orm: db.orm, concurrency: 1 });
+    const [swept, next] = await queued('claims.note', 2);
+    duringRun = async (id) => {
+      if (id === swept) await db.sql("update task_record set status = 'FAILED', note = 'swept' where id = ?", [swept]);
+    };
+    expect(await handler({ Records: [recordOf(swept), recordOf(next)] }, lambdaContext())).toEqual({ batchItemFailures: [] });
+    expect(await statuses([swept])).toEqual(['FAILED']);
+    expect(await statuses([next])).toEqual(['SUCCESS']);
+    expect(runs).toEqual([swept, next]);
+  });
+
+  it.each([1, 4])('the same task delivered twice in one batch (concurrency %i) runs once', async (concurrency) => {
+    const handler = createHandler({ tasks: [note], orm: db.orm, concurrency });
+    const [id, other] = await queued('claims.note', 2);
+    const response = await handler({ Records: [recordOf(id), recordOf(id), recordOf(other), recordOf(id)] }, lambdaContext());
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(runs.filter((r) => r === id)).toHaveLength(1);
+    expect(await statuses([id, other])).toEqual(['SUCCESS', 'SUCCESS']);
+  });
+
+  it('releaseClaim puts back only a RUNNING row this delivery holds', async () => {
+    const [id] = await queued('claims.note', 1);
+    const em = db.orm.em.fork() as EntityManager;
+    expect(await claim(em, id, 'claims.note', 'message-a')).not.toBeNull();
+    expect(await releaseClaim(em, { id, taskName: 'claims.note', messageId: 'message-b' })).toBe(false);
+    expect(await statuses([id])).toEqual(['RUNNING']);
+    expect(await releaseClaim(em, { id, taskName: 'claims.note', messageId: 'message-a' })).toBe(true);
+    expect(await statuses([id])).toEqual(['QUEUED']);
+    expect(await claim(em, id, 'claims.note', 'message-b')).not.toBeNull();
+  });
+
+  itOnPostgres('executeOnCommit inside a transaction writes 1,000 tasks with one INSERT at the flush', async () => {
+    let ids: string[] = [];
+    let flushStatements = 0;
+    await expect((db.orm.em.fork() as EntityManager).transactional(async (em) => {
+      ids = Array.from({ length: 1000 }, (_, n) => note.executeOnCommit({ n }, { em }));
+      flushStatements = await countStatements(() => em.flush());
+      throw new Error('roll back'); // nothing runs: the rows go with the transaction
+    })).rejects.toThrow('roll back');
+    expect(flushStatements).toBe(1);
+    expect(new Set(ids).size).toBe(1000);
+    expect(await db.sql('select id from task_record where id in (?)', [ids])).toEqual([]);
+  });
+});
+
+describe('Loading the runtime', () => {
+  it('does not load the AWS SDK until something is sent or a secret is read', () => {
+    const script = `
+      require('ts-node').register({ transpileOnly: true, project: 'tsconfig.dev.json' });
+      const runtime = require('./src/runtime');
+      const loaded = () => Object.keys(require.cache).filter((k) => /@aws-sdk[\\\\/]client-(sqs|secrets-manager)[\\\\/]/.test(k)).length;
+      const before = loaded();
+      runtime.configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/q' } });
+      require('./src/runtime/config').getSqsClient();
+      process.stdout.write(JSON.stringify({ before, after: loaded() }));`;
+    const output = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
+    const { before, after } = JSON.parse(output) as { before: number; after: number };
+    expect(before).toBe(0);
+    expect(after).toBeGreaterThan(0); // the check can fail: the client loads the SDK
+  }, 60_000);
+});
