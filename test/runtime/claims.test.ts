@@ -11,6 +11,7 @@ import { claim, releaseClaim } from '../../src/runtime/records/claim';
 import type { SqsBatchResponse } from '../../src/runtime/types';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/events';
+import { countStatements } from '../support/statements';
 import { quietLogs } from '../support/tasks-env';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -42,24 +43,6 @@ async function queued(taskName: string, count: number): Promise<string[]> {
 const recordOf = (id: string, taskName = 'claims.note', n = 1) => sqsRecord(JSON.stringify({ task_id: id, task_name: taskName, kwargs: taskName === 'claims.note' ? { n } : {} }));
 const statuses = async (ids: readonly string[]) => (await db.sql<{ id: string; status: string }>('select id, status from task_record where id in (?)', [ids])).map((r) => r.status);
 
-/** Counts the statements every `pg` client of this process sends while `fn` runs. */
-async function countStatements(fn: () => Promise<unknown>): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pg = require('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
-  const original = pg.Client.prototype.query;
-  let count = 0;
-  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
-    count++;
-    return original.apply(this, args);
-  };
-  try {
-    await fn();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return count;
-}
-
 describe(`Claiming a batch (${engine})`, () => {
   quietLogs();
   beforeAll(async () => {
@@ -76,7 +59,7 @@ describe(`Claiming a batch (${engine})`, () => {
     const handler = createHandler({ tasks: [note], orm: db.orm, concurrency });
     await handler({ Records: [] }, lambdaContext()); // warm: nothing to claim
     const ids = await queued('claims.note', 10);
-    const statements = await countStatements(async () => {
+    const statements = await countStatements(db.orm, async () => {
       const response = (await handler({ Records: ids.map((id, n) => recordOf(id, 'claims.note', n)) }, lambdaContext())) as SqsBatchResponse;
       expect(response.batchItemFailures).toEqual([]);
     });
@@ -148,7 +131,7 @@ describe(`Claiming a batch (${engine})`, () => {
     let flushStatements = 0;
     await expect((db.orm.em.fork() as EntityManager).transactional(async (em) => {
       ids = Array.from({ length: 1000 }, (_, n) => note.executeOnCommit({ n }, { em }));
-      flushStatements = await countStatements(() => em.flush());
+      flushStatements = await countStatements(db.orm, () => em.flush());
       throw new Error('roll back'); // nothing runs: the rows go with the transaction
     })).rejects.toThrow('roll back');
     expect(flushStatements).toBe(1);
