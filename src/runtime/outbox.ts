@@ -6,7 +6,7 @@ import { ChangeSetType, type EntityManager, type EventSubscriber, type FlushEven
 import { getLambdaTasksConfig } from './config';
 import { EagerTaskError, LambdaTasksError, TaskDispatchError, toError } from './errors';
 import { libraryLog } from './logger';
-import { rootTransaction, transactionStarted, transactionStarting } from './orm';
+import { mayRollBackAlone, rootTransaction, transactionStarted, transactionStarting } from './orm';
 import { TaskRecord, TaskStatus } from './record';
 import { insertQueuedRows } from './records/insert-queued-rows';
 import { markDispatched } from './records/mark-dispatched';
@@ -73,12 +73,14 @@ function toOutgoing(record: TaskRecord): OutgoingTask {
 /**
  * The MikroORM subscriber of the outbox: collects the task records created by each flush and sends their
  * messages only once they are committed — at once for a flush outside a transaction, at the root
- * transaction's commit otherwise; nothing on rollback. At commit it sends only the ids that exist as
- * QUEUED rows, so rows of a rolled-back savepoint are never sent. `withLambdaTasks()` registers it with
+ * transaction's commit otherwise; nothing on rollback. Of the rows written inside a savepoint, it sends at
+ * commit only those that exist as QUEUED rows (one `select`), so rows of a rolled-back savepoint are never
+ * sent; rows written at the root level commit with it and need no check. `withLambdaTasks()` registers it with
  * the in-process runner that eager mode uses.
  */
 export class TaskDispatchSubscriber implements EventSubscriber {
-  private readonly pending = new WeakMap<object, Map<string, OutgoingTask>>();
+  /** Per root transaction: the tasks to send at its commit, and whether each was written in a savepoint. */
+  private readonly pending = new WeakMap<object, Map<string, { task: OutgoingTask; inSavepoint: boolean }>>();
 
   public constructor(private readonly runInProcess: InProcessRunner) {}
 
@@ -111,7 +113,9 @@ export class TaskDispatchSubscriber implements EventSubscriber {
       pending = new Map();
       this.pending.set(root, pending);
     }
-    for (const task of tasks) pending.set(task.id, task);
+    // Rows written at the root level commit exactly when the root does; a savepoint's may roll back alone.
+    const inSavepoint = mayRollBackAlone(em);
+    for (const task of tasks) pending.set(task.id, { task, inSavepoint: inSavepoint || pending.get(task.id)?.inSavepoint === true });
   }
 
   /** Lets the ORM seam map a savepoint to its root transaction (MikroORM 7's savepoints do not know it). */
@@ -128,7 +132,8 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     const pending = trx ? this.pending.get(trx) : undefined;
     if (!trx || !pending || pending.size === 0) return;
     this.pending.delete(trx);
-    await this.dispatchCommitted(args.em, [...pending.values()], { onlyCommittedRows: true });
+    const entries = [...pending.values()];
+    await this.dispatchCommitted(args.em, entries.map((e) => e.task), { unsure: entries.filter((e) => e.inSavepoint).map((e) => e.task.id) });
   }
 
   public async afterTransactionRollback(args: TransactionEventArgs): Promise<void> {
@@ -142,14 +147,14 @@ export class TaskDispatchSubscriber implements EventSubscriber {
    * `onDispatchError: 'throw'` (a `TaskDispatchError`, `committed: true`) and, in eager mode,
    * `eagerPropagate`; nothing keeps it pending longer than the bounds in {@link POST_COMMIT_LIMITS}.
    */
-  private async dispatchCommitted(em: EntityManager, tasks: readonly OutgoingTask[], options: { onlyCommittedRows?: boolean } = {}): Promise<void> {
+  private async dispatchCommitted(em: EntityManager, tasks: readonly OutgoingTask[], options: { unsure?: readonly string[] } = {}): Promise<void> {
     if (tasks.length === 0) return;
     let onDispatchError: 'log' | 'throw' = 'log';
     try {
       const config = getLambdaTasksConfig();
       onDispatchError = config.onDispatchError;
-      // Rows inserted in a savepoint that was rolled back never committed: send only the rows that exist.
-      const committed = options.onlyCommittedRows ? await this.committedOnly(em, tasks) : tasks;
+      // Rows inserted in a savepoint that was rolled back never committed: of those, send only the rows that exist.
+      const committed = options.unsure?.length ? await this.committedOnly(em, tasks, options.unsure) : tasks;
       if (config.eager) await this.runInProcess(em, committed);
       else await this.send(em, committed, onDispatchError);
     } catch (error) {
@@ -161,9 +166,10 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     }
   }
 
-  private async committedOnly(em: EntityManager, tasks: readonly OutgoingTask[]): Promise<readonly OutgoingTask[]> {
-    const ids = await withTimeout(selectQueuedIds(em, tasks.map((t) => t.id)), POST_COMMIT_LIMITS.databaseMs, 'reading the committed task rows');
-    return tasks.filter((t) => ids.has(t.id));
+  private async committedOnly(em: EntityManager, tasks: readonly OutgoingTask[], unsure: readonly string[]): Promise<readonly OutgoingTask[]> {
+    const ids = await withTimeout(selectQueuedIds(em, unsure), POST_COMMIT_LIMITS.databaseMs, 'reading the committed task rows');
+    const check = new Set(unsure);
+    return tasks.filter((t) => !check.has(t.id) || ids.has(t.id));
   }
 
   private async send(em: EntityManager, tasks: readonly OutgoingTask[], onDispatchError: 'log' | 'throw'): Promise<void> {

@@ -44,6 +44,15 @@ export function rootTransaction(em: EntityManager): object | undefined {
   return seamOf(em).rootTransaction(em);
 }
 
+/**
+ * Whether rows written through `em` now could be rolled back without its root transaction: true inside a
+ * savepoint, and whenever that cannot be told (then the outbox checks at commit that the rows exist).
+ */
+export function mayRollBackAlone(em: EntityManager): boolean {
+  const current = em.getTransactionContext() as object | undefined;
+  return current === undefined || current !== seamOf(em).rootTransaction(em);
+}
+
 /** The em's current transaction handle, for {@link stopTransaction}. */
 export function currentTransaction(em: EntityManager): unknown {
   return seamOf(em).currentTransaction(em);

@@ -5,9 +5,9 @@ import type { EntityManager, TransactionEventArgs } from '@mikro-orm/core';
  * one implementation (MikroORM 6: knex, MikroORM 7: kysely), chosen at run time from the em; nothing else
  * in the runtime touches the query builder's or the driver's internals.
  *
- * Rolled-back savepoints need no hook here: the outbox sends, at the root commit, only the ids that
- * exist as committed QUEUED rows (one `select` through {@link OrmSeam.query}), so rows inserted in a
- * savepoint that was rolled back are never sent.
+ * Rolled-back savepoints need no hook here: of the rows written inside a savepoint (the em's transaction is
+ * not its root), the outbox sends at the root commit only the ids that exist as committed QUEUED rows (one
+ * `select` through {@link OrmSeam.query}), so rows inserted in a savepoint that was rolled back are never sent.
  */
 export interface OrmSeam {
   /** The implementation's name, for error messages. */
