@@ -9,7 +9,7 @@ import { ConfigurationError, toError } from './errors';
 import { libraryLog } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
 import { TaskStatus } from './record';
-import { claim, type ClaimRequest } from './records/claim';
+import { claim, findOwnClaim, type ClaimRequest } from './records/claim';
 import { fail } from './records/end-attempt';
 import { findStatus } from './records/find-status';
 import { insertClaimed } from './records/insert-claimed';
@@ -56,6 +56,8 @@ export interface DeliveryHooks {
   readonly beforeRun?: (task: RegisteredTask, row: TaskRow) => BeforeRun;
   /** The row, when the worker already claimed it for this delivery (with the batch, or with the task before it). */
   readonly claimed?: TaskRow;
+  /** A claim of this delivery went out with the task before it and was not confirmed: a RUNNING row it holds is its own. */
+  readonly claimInDoubt?: boolean;
 }
 
 /** A delivery whose body decoded and whose task this worker knows. */
@@ -81,11 +83,12 @@ function hardTimeoutForForeignMessage(task: RegisteredTask): number {
 }
 
 /** Claims the row of a message (inserting one for a message without task_id), or says why not. */
-async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask): Promise<TaskRow | DeliveryResult> {
+async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask, claimInDoubt: boolean): Promise<TaskRow | DeliveryResult> {
   const { task_id: taskId, task_name: taskName, kwargs } = body;
   try {
     if (taskId) {
-      const row = await claim(em, taskId, taskName, delivery.messageId);
+      const row = (await claim(em, taskId, taskName, delivery.messageId))
+        ?? (claimInDoubt ? await findOwnClaim(em, { id: taskId, taskName, messageId: delivery.messageId }) : null);
       if (row) return row;
       const found = await findStatus(em, taskId);
       if (found === null) {
@@ -168,7 +171,7 @@ export async function executeDelivery(em: EntityManager, delivery: Delivery, hoo
 /** Claims (unless already claimed), checks and runs a prepared delivery. */
 export async function runDelivery(em: EntityManager, prepared: PreparedDelivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
   const { delivery, body, task } = prepared;
-  const row = hooks.claimed ?? (await claimRow(em, delivery, body, task));
+  const row = hooks.claimed ?? (await claimRow(em, delivery, body, task, hooks.claimInDoubt === true));
   if ('kind' in row) return row;
 
   try {

@@ -150,16 +150,19 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
       try {
         const result = await runDelivery(em.fork(), prepared, {
           claimed: item.claimed,
+          claimInDoubt: item.claimInDoubt,
           runOptions: { enforceTimeouts: true, claimNext: () => (taken = takeClaimable())?.request },
           beforeRun: (task, row) => beforeRun(task, row, record, context.getRemainingTimeInMillis(), stopped),
         });
-        if (result.kind === 'unprocessed') {failed.push(record);} else {
-          if (result.hardTimedOut) stopped = true;
-          if (taken && result.nextClaimed) taken.item.claimed = result.nextClaimed;
-        }
+        if (result.kind === 'unprocessed') failed.push(record);
+        else if (result.hardTimedOut) stopped = true;
+        const claimedNext = result.kind === 'processed' ? result.nextClaimed : undefined;
+        if (taken && claimedNext) taken.item.claimed = claimedNext;
+        else if (taken && claimedNext === undefined) taken.item.claimInDoubt = true; // null: not QUEUED, its own claim will say why
       } catch (error) {
         libraryLog.error('unexpected error handling a message; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
         failed.push(record);
+        if (taken) taken.item.claimInDoubt = true;
       }
       return taken?.item;
     };
@@ -184,7 +187,10 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
 interface BatchItem {
   readonly record: SqsRecordLike;
   readonly prepared: PreparedDelivery | DeliveryResult;
+  /** Claimed ahead of its run: with the batch, or with the SUCCESS of the task before it. */
   claimed?: TaskRow;
+  /** Its claim went out with the task before it and was not confirmed (that task's commit failed or is in doubt). */
+  claimInDoubt?: boolean;
 }
 
 /**

@@ -84,19 +84,24 @@ export class TaskDispatchSubscriber implements EventSubscriber {
 
   public constructor(private readonly runInProcess: InProcessRunner) {}
 
+  /**
+   * Writes the rows `executeOnCommit` buffered inside a transaction, before the flush writes the caller's
+   * entities (one of which may reference a task row), in the flush's transaction: the caller's, or a savepoint's.
+   */
+  public async onFlush(args: FlushEventArgs): Promise<void> {
+    const buffered = unflushed.get(args.em);
+    if (!buffered) return;
+    unflushed.delete(args.em);
+    await insertQueuedRows(args.em, buffered.map((t) => ({ ...t.row, enqueuedAt: t.enqueuedAt })));
+    await this.registerInserted(args.em, buffered.map((t) => ({ ...t.row, body: t.body })));
+  }
+
   public async afterFlush(args: FlushEventArgs): Promise<void> {
     const created: OutgoingTask[] = [];
     for (const changeSet of args.uow.getChangeSets()) {
       if (changeSet.type === ChangeSetType.CREATE && changeSet.entity instanceof TaskRecord && changeSet.entity.status === TaskStatus.QUEUED) {
         created.push(toOutgoing(changeSet.entity));
       }
-    }
-    const buffered = unflushed.get(args.em);
-    if (buffered) {
-      unflushed.delete(args.em);
-      // In the flush's transaction (the caller's, or a savepoint's): it commits or rolls back with their rows.
-      await insertQueuedRows(args.em, buffered.map((t) => ({ ...t.row, enqueuedAt: t.enqueuedAt })));
-      for (const t of buffered) created.push({ ...t.row, body: t.body });
     }
     if (created.length > 0) await this.registerInserted(args.em, created);
   }

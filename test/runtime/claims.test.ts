@@ -2,11 +2,14 @@
 // statement that writes the SUCCESS of the task its lane ran before it (committed with that task, never before).
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
+import { EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { configureLambdaTasks } from '../../src/runtime/config';
+import { prepareDelivery, runDelivery, type PreparedDelivery } from '../../src/runtime/delivery';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
+import { TaskRecord } from '../../src/runtime/record';
 import { claim, releaseClaim } from '../../src/runtime/records/claim';
 import type { SqsBatchResponse } from '../../src/runtime/types';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
@@ -15,6 +18,17 @@ import { countStatements } from '../support/statements';
 import { quietLogs } from '../support/tasks-env';
 
 const ROOT = path.resolve(__dirname, '../..');
+
+/** An app entity that references its task's row (a foreign key to task_record). */
+class LinkedOrder {
+  id!: number;
+  task!: TaskRecord;
+}
+const LinkedOrderSchema = new EntitySchema<LinkedOrder>({
+  class: LinkedOrder,
+  tableName: 'linked_order',
+  properties: { id: { type: 'integer', primary: true, autoincrement: true }, task: { kind: 'm:1', entity: () => TaskRecord, fieldName: 'task_id' } },
+});
 
 let db: TestDatabase;
 const runs: string[] = [];
@@ -46,7 +60,8 @@ const statuses = async (ids: readonly string[]) => (await db.sql<{ id: string; s
 describe(`Claiming a batch (${engine})`, () => {
   quietLogs();
   beforeAll(async () => {
-    db = await createTestOrm();
+    db = await createTestOrm({ entities: [LinkedOrderSchema] });
+    await db.sql('create table "linked_order" ("id" serial primary key, "task_id" uuid not null references "task_record" ("id"))');
   });
   beforeEach(() => {
     configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/claims' } });
@@ -115,6 +130,20 @@ describe(`Claiming a batch (${engine})`, () => {
     expect(await statuses([id, other])).toEqual(['SUCCESS', 'SUCCESS']);
   });
 
+  it('a delivery whose claim went out with the task before it, unconfirmed, runs the RUNNING row it holds; any other delivery skips it', async () => {
+    const [id] = await queued('claims.note', 1);
+    const em = () => db.orm.em.fork() as EntityManager;
+    const record = recordOf(id);
+    expect(await claim(em(), id, 'claims.note', record.messageId)).not.toBeNull(); // committed, but its worker did not learn it
+    const prepared = prepareDelivery(record) as PreparedDelivery;
+    const other = prepareDelivery({ ...record, messageId: 'another-message' }) as PreparedDelivery;
+    expect(await runDelivery(em(), other, { claimInDoubt: true })).toMatchObject({ kind: 'processed', status: 'skipped' });
+    expect(await runDelivery(em(), prepared)).toMatchObject({ kind: 'processed', status: 'skipped' });
+    expect(runs).toEqual([]);
+    expect(await runDelivery(em(), prepared, { claimInDoubt: true })).toMatchObject({ kind: 'processed', status: 'SUCCESS' });
+    expect(runs).toEqual([id]);
+  });
+
   it('releaseClaim puts back only a RUNNING row this delivery holds', async () => {
     const [id] = await queued('claims.note', 1);
     const em = db.orm.em.fork() as EntityManager;
@@ -124,6 +153,16 @@ describe(`Claiming a batch (${engine})`, () => {
     expect(await releaseClaim(em, { id, taskName: 'claims.note', messageId: 'message-a' })).toBe(true);
     expect(await statuses([id])).toEqual(['QUEUED']);
     expect(await claim(em, id, 'claims.note', 'message-b')).not.toBeNull();
+  });
+
+  it('an app row that references its task’s row commits with it: the task rows are written before the flush’s own', async () => {
+    let id = '';
+    await (db.orm.em.fork() as EntityManager).transactional(async (em) => {
+      id = note.executeOnCommit({ n: 3 }, { em });
+      em.persist(Object.assign(new LinkedOrder(), { task: em.getReference(TaskRecord, id) }));
+    });
+    expect(await db.sql('select "task_id" from "linked_order"')).toEqual([{ task_id: id }]);
+    expect(await statuses([id])).toEqual(['QUEUED']);
   });
 
   itOnPostgres('executeOnCommit inside a transaction writes 1,000 tasks with one INSERT at the flush', async () => {

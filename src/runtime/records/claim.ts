@@ -95,3 +95,18 @@ export async function releaseClaim(em: EntityManager, request: ClaimRequest): Pr
   );
   return rows.length === 1;
 }
+
+/**
+ * The row a delivery's own earlier claim took, when that claim went out with the task before it and its commit
+ * could not be confirmed (and putting it back failed): RUNNING, this message's id, not ended. A queue's
+ * `maxReceiveCount` of 1 keeps SQS from handing the same message to another worker meanwhile.
+ */
+export async function findOwnClaim(em: EntityManager, request: ClaimRequest): Promise<TaskRow | null> {
+  const rows = await queryRowsOutsideTransaction<TaskRow>(
+    em,
+    `select * from "task_record"
+      where "id" = ? and "status" = 'RUNNING' and "task_name" = ? and "message_id" = ? and "end_time" is null`,
+    [request.id, request.taskName, request.messageId],
+  );
+  return rows[0] ?? null;
+}
