@@ -2,6 +2,7 @@
 // rounds of baseline and subject, the database, the scale, a statement counter that works on MikroORM 6 and 7.
 // The library's log lines are off in benchmarks; LAMBDA_TASKS_LOG_LEVEL=info turns them on (on stderr).
 process.env.LAMBDA_TASKS_LOG_LEVEL ??= 'silent';
+import { createRequire } from 'node:module';
 import { MikroORM } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
@@ -171,19 +172,33 @@ export async function benchDatabase(options: { entities?: unknown[]; poolMax?: n
   };
 }
 
+/** Every copy of `pg` the ORM and the baselines may use: the project's, and the one next to the MikroORM driver. */
+function pgClientClasses(): { prototype: { query: (...args: unknown[]) => unknown } }[] {
+  const copies = new Set<{ prototype: { query: (...args: unknown[]) => unknown } }>();
+  for (const from of [__filename, require.resolve('@mikro-orm/postgresql'), require.resolve('@mikro-orm/knex')]) {
+    try {
+      copies.add((createRequire(from)('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } }).Client);
+    } catch {
+      // not installed there (MikroORM 7 has no @mikro-orm/knex)
+    }
+  }
+  return [...copies];
+}
+
 /**
  * Counts the statements sent to PostgreSQL by every `pg` client in this process (MikroORM 6's knex and
  * MikroORM 7's kysely both go through `pg.Client#query`, as do the raw baselines): one round trip each.
  */
 export function countStatements(): { readonly count: number; reset(): void; stop(): void } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pg = require('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
-  const original = pg.Client.prototype.query;
   let count = 0;
-  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
-    count++;
-    return original.apply(this, args);
-  };
+  const patched = pgClientClasses().map((Client) => {
+    const original = Client.prototype.query;
+    Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+      count++;
+      return original.apply(this, args);
+    };
+    return () => (Client.prototype.query = original);
+  });
   return {
     get count() {
       return count;
@@ -192,7 +207,7 @@ export function countStatements(): { readonly count: number; reset(): void; stop
       count = 0;
     },
     stop() {
-      pg.Client.prototype.query = original;
+      for (const restore of patched) restore();
     },
   };
 }
