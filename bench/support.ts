@@ -191,13 +191,13 @@ function pgClientClasses(): { prototype: { query: (...args: unknown[]) => unknow
  */
 export function countStatements(): { readonly count: number; reset(): void; stop(): void } {
   let count = 0;
-  const patched = pgClientClasses().map((Client) => {
-    const original = Client.prototype.query;
-    Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+  const patched = pgClientClasses().map((PgClient) => {
+    const original = PgClient.prototype.query;
+    PgClient.prototype.query = function (this: unknown, ...args: unknown[]) {
       count++;
       return original.apply(this, args);
     };
-    return () => (Client.prototype.query = original);
+    return () => (PgClient.prototype.query = original);
   });
   return {
     get count() {
