@@ -1,6 +1,7 @@
 /** Cancelling a task that has not started. */
 import type { EntityManager } from '@mikro-orm/core';
 import { TaskStateError } from './errors';
+import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
 import { cancelQueued } from './records/cancel';
 
@@ -19,7 +20,11 @@ import { cancelQueued } from './records/cancel';
  */
 export async function cancelTask(em: EntityManager, taskId: string): Promise<string> {
   const outcome = await cancelQueued(em, taskId);
-  if ('cancelled' in outcome) return outcome.cancelled;
+  if ('cancelled' in outcome) {
+    // Enqueued earlier in this same transaction: the outbox must look at the row at commit, not just send it.
+    findDispatchSubscriber(em).checkAtCommit(em, outcome.cancelled);
+    return outcome.cancelled;
+  }
   const { status } = outcome;
   const reason =
     status === null ? 'no such task (rolled back, cleaned up, or a wrong id)'

@@ -11,7 +11,7 @@ export interface CleanupOptions {
   /** The EntityManager to delete with (in its current transaction, if any). */
   readonly em: EntityManager;
   /**
-   * Delete terminal rows (SUCCESS, FAILED, RETRYING) that ended longer ago than this.
+   * Delete terminal rows (SUCCESS, FAILED, RETRYING, CANCELLED) that ended longer ago than this.
    * @default 30
    */
   readonly olderThanDays?: number;

@@ -79,8 +79,8 @@ function toOutgoing(record: TaskRecord): OutgoingTask {
  * the in-process runner that eager mode uses.
  */
 export class TaskDispatchSubscriber implements EventSubscriber {
-  /** Per root transaction: the tasks to send at its commit, and whether each was written in a savepoint. */
-  private readonly pending = new WeakMap<object, Map<string, { task: OutgoingTask; inSavepoint: boolean }>>();
+  /** Per root transaction: the tasks to send at its commit, and whether each must be read back first (written in a savepoint, or cancelled since). */
+  private readonly pending = new WeakMap<object, Map<string, { task: OutgoingTask; readBack: boolean }>>();
 
   public constructor(private readonly runInProcess: InProcessRunner) {}
 
@@ -120,7 +120,17 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     }
     // Rows written at the root level commit exactly when the root does; a savepoint's may roll back alone.
     const inSavepoint = mayRollBackAlone(em);
-    for (const task of tasks) pending.set(task.id, { task, inSavepoint: inSavepoint || pending.get(task.id)?.inSavepoint === true });
+    for (const task of tasks) pending.set(task.id, { task, readBack: inSavepoint || pending.get(task.id)?.readBack === true });
+  }
+
+  /**
+   * Makes the commit of `em`'s root transaction read this task's row before sending it (a task enqueued and
+   * then cancelled in the same transaction is not QUEUED at commit: nothing is sent). No-op for other tasks.
+   */
+  public checkAtCommit(em: EntityManager, taskId: string): void {
+    const root = em.isInTransaction() ? rootTransaction(em) : undefined;
+    const entry = root && this.pending.get(root)?.get(taskId);
+    if (entry) entry.readBack = true;
   }
 
   /** Lets the ORM seam map a savepoint to its root transaction (MikroORM 7's savepoints do not know it). */
@@ -138,7 +148,7 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     if (!trx || !pending || pending.size === 0) return;
     this.pending.delete(trx);
     const entries = [...pending.values()];
-    await this.dispatchCommitted(args.em, entries.map((e) => e.task), { unsure: entries.filter((e) => e.inSavepoint).map((e) => e.task.id) });
+    await this.dispatchCommitted(args.em, entries.map((e) => e.task), { unsure: entries.filter((e) => e.readBack).map((e) => e.task.id) });
   }
 
   public async afterTransactionRollback(args: TransactionEventArgs): Promise<void> {

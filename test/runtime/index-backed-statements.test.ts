@@ -185,8 +185,8 @@ describe(`Every statement on task_record is index-backed (${engine})`, () => {
   });
 
   // Found by this test: the cleanup used to read the whole table (no index has coalesce(end_time, enqueued_at)). It
-  // now finds old rows through the start_time index (a row that ran has start_time <= end_time) and CANCELLED ones,
-  // which never started, through the status index.
+  // now finds old rows through the start_time index: a range of it for rows that ran (start_time <= end_time), its
+  // null entries for rows that never started (CANCELLED).
   it('cleanup: delete old terminal rows (records/delete-old-terminal)', async () => {
     const statements = await statementsOf((em) => deleteOldTerminal(em, 30, 1000));
     expect(statements).toHaveLength(1);

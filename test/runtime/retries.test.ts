@@ -184,4 +184,17 @@ describe(`Retries, singletons and cleanup in the worker (${engine})`, () => {
     const rows = await db.sql<{ task_name: string; result: unknown }>("select task_name, result from task_record where task_name = 'lambdaTasks.cleanupTaskRecords'");
     expect(rows).toEqual([{ task_name: 'lambdaTasks.cleanupTaskRecords', result: { deleted: 1 } }]);
   });
+
+  it('cleanup deletes old CANCELLED rows too (they never started: no start_time)', async () => {
+    await db.sql('delete from task_record');
+    for (const days of [45, 10]) {
+      await db.sql(
+        `insert into task_record (id, task_name, kwargs, queue, status, root_id, hard_timeout, enqueued_at, end_time)
+         values (?, 'cleanup.demo', '{}'::jsonb, 'default', 'CANCELLED', ?, 300, now() - make_interval(days => ?), now() - make_interval(days => ?))`,
+        [globalThis.crypto.randomUUID(), globalThis.crypto.randomUUID(), days, days],
+      );
+    }
+    expect(await cleanupTaskRecords({ em: fork(), olderThanDays: 30 })).toEqual({ deleted: 1 });
+    expect(await db.sql('select status from task_record')).toEqual([{ status: 'CANCELLED' }]);
+  });
 });

@@ -4,9 +4,9 @@ import { queryRows } from '../orm';
 /**
  * In the em's current transaction, if any (the built-in task's own), deletes at most `limit` terminal rows
  * (SUCCESS, FAILED, RETRYING, CANCELLED) that ended more than `olderThanDays` days ago; returns how many.
- * Index-backed on a table of millions of rows: a row that ran has `start_time <= end_time`, so old ones are
- * found through the `start_time` index (oldest first); a CANCELLED row never started and is found through
- * the `status` index (cancelled rows are few).
+ * Index-backed on a table of millions of rows, both halves through the `start_time` index: a row that ran has
+ * `start_time <= end_time`, so old ones are a range of it (oldest first); a row that never started (CANCELLED)
+ * has a null `start_time`, which the index also holds (with the few QUEUED rows).
  */
 export async function deleteOldTerminal(em: EntityManager, olderThanDays: number, limit: number): Promise<number> {
   const rows = await queryRows<{ id: string }>(
@@ -19,7 +19,8 @@ export async function deleteOldTerminal(em: EntityManager, olderThanDays: number
            order by "start_time" limit ?)
          union all
          (select "id" from "task_record"
-           where "status" = 'CANCELLED' and "start_time" is null and "end_time" < now() - make_interval(days => ?)
+           where "start_time" is null and "status" in ('SUCCESS', 'FAILED', 'RETRYING', 'CANCELLED')
+             and coalesce("end_time", "enqueued_at") < now() - make_interval(days => ?)
            limit ?)
        ) as old limit ?
      )) returning "id"`,
