@@ -13,10 +13,10 @@ import { benchDatabase, emit, interleave, median, ROUNDS, run, scaled, SCALE, su
 import { Fauxqs } from '../examples/support/fauxqs';
 import { configureLambdaTasks } from '../src/runtime/config';
 import { runMaintenance, type MaintenanceResult } from '../src/runtime/maintenance';
-import { queryRowsOutsideTransaction } from '../src/runtime/orm';
-import { claim } from '../src/runtime/records/claim';
+import { claim, claimMany } from '../src/runtime/records/claim';
+import { generateRowsSql, type TaskRowsShape } from '../test/support/task-rows';
 
-interface Shape { terminal: number; queued: number; undispatched: number; running: number; lost: number }
+type Shape = TaskRowsShape;
 const ACTIVE = { queued: scaled(3000, 600), undispatched: scaled(500, 50), running: scaled(500, 50), lost: scaled(50, 10) };
 const BIG: Shape = { terminal: scaled(5_000_000, 1000), ...ACTIVE };
 const SMALL: Shape = { terminal: scaled(50_000, 1000), ...ACTIVE };
@@ -24,35 +24,6 @@ const SMALL: Shape = { terminal: scaled(50_000, 1000), ...ACTIVE };
 const OLD_ROWS = 1000;
 const CLAIMS_PER_ROUND = 20;
 const BATCHES_PER_ROUND = 5;
-
-/** Rows as in production: time-ordered; terminal ones over the last 30 days, the active ones recent. */
-function generateRowsSql({ terminal, queued, undispatched, running, lost }: Shape): string {
-  const active = queued + running;
-  return `insert into "task_record" ("id", "task_name", "kwargs", "queue", "status", "attempt", "root_id", "idempotency_key", "hard_timeout",
-      "enqueued_at", "run_after", "dispatched_at", "start_time", "end_time", "result", "traceback", "message_id")
-    select g.id, 'scale.task' || (g.i % 20), jsonb_build_object('n', g.i), 'default', g.status, 1, g.id,
-           case when g.i % 10 = 3 then 'key-' || g.i end, case when g.i <= ${queued + lost} then 60 else 900 end,
-           g.enqueued_at, g.enqueued_at,
-           case when g.status = 'QUEUED' and g.i <= ${undispatched} then null when g.status <> 'CANCELLED' then g.enqueued_at + interval '50 ms' end,
-           case when g.status = 'RUNNING' then now() - case when g.i <= ${queued + lost} then interval '1 hour' else interval '1 minute' end
-                when g.status not in ('QUEUED', 'CANCELLED') then g.enqueued_at + interval '100 ms' end,
-           case when g.status not in ('QUEUED', 'RUNNING') then g.enqueued_at + interval '1 second' end,
-           case when g.status = 'SUCCESS' then '{"ok":true}'::jsonb end,
-           case when g.status in ('FAILED', 'RETRYING') then 'Error: boom' end,
-           case when g.status not in ('QUEUED', 'CANCELLED') then 'm-' || g.i end
-      from (select gen_random_uuid() as id, i,
-                   case when i <= ${queued} then 'QUEUED' when i <= ${active} then 'RUNNING' when i % 50 = 0 then 'FAILED'
-                        when i % 200 = 1 then 'RETRYING' when i % 1000 = 7 then 'CANCELLED' else 'SUCCESS' end as status,
-                   case when i <= ${active} then now() - interval '2 minutes' - i * interval '100 ms'
-                        else now() - interval '30 days' + interval '10 minutes' + (i - ${active}) * (interval '30 days' - interval '11 minutes') / ${terminal} end as enqueued_at
-              from generate_series(1, ${active + terminal}) as i) g`;
-}
-
-const BATCH_CLAIM_SQL = `update "task_record" t
-    set "status" = 'RUNNING', "start_time" = now(), "message_id" = m."message_id", "dispatched_at" = coalesce(t."dispatched_at", now())
-   from unnest(?::uuid[], ?::text[], ?::text[]) as m("id", "task_name", "message_id")
-  where t."id" = m."id" and t."status" = 'QUEUED' and t."task_name" = m."task_name"
-  returning t.*`;
 
 type Database = Awaited<ReturnType<typeof benchDatabase>> & { admin: Client; undispatched: string[]; lost: string[]; queued: { id: string; task_name: string }[]; next: number };
 
@@ -128,10 +99,10 @@ async function batchClaims(db: Database): Promise<number> {
   let total = 0;
   for (let b = 0; b < BATCHES_PER_ROUND; b++) {
     const batch = rows.slice(b * 10, b * 10 + 10);
-    let claimed: unknown[] = [];
-    const params = [batch.map((r) => r.id), batch.map((r) => r.task_name), batch.map((r) => `m-${r.id}`)];
-    total += await timed(async () => (claimed = await queryRowsOutsideTransaction(db.orm.em.fork(), BATCH_CLAIM_SQL, params)));
-    if (claimed.length !== 10) throw new Error(`batch claim got ${claimed.length} of 10 rows`);
+    let claimed = new Map<string, unknown>();
+    const requests = batch.map((r) => ({ id: r.id, taskName: r.task_name, messageId: `m-${r.id}` }));
+    total += await timed(async () => (claimed = await claimMany(db.orm.em.fork(), requests)));
+    if (claimed.size !== 10) throw new Error(`batch claim got ${claimed.size} of 10 rows`);
   }
   await release();
   return total / BATCHES_PER_ROUND;

@@ -37,6 +37,10 @@ export interface TaskOutcome {
   readonly error?: Error;
   /** True when the hard timeout abandoned its promise, which may still be running in this process. */
   readonly hardTimedOut?: boolean;
+}
+
+/** A run's outcome as the worker sees it (not public): also what was claimed with its SUCCESS. */
+export interface RunOutcome extends TaskOutcome {
   /**
    * When `claimNext` gave a delivery and the SUCCESS that claimed it committed: its row (null when it was not
    * QUEUED). Undefined when nothing was claimed with the outcome: the caller claims that delivery itself.
@@ -76,10 +80,10 @@ class SingletonBusy extends Error {}
  * still being this attempt's RUNNING row, and written through a fork with no transaction (in eager
  * mode `em` comes from a commit hook whose transaction has ended). Never throws for the task's own failures.
  */
-export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<TaskOutcome> {
+export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<RunOutcome> {
   const started = Date.now();
   const fold: NextClaim = {};
-  let outcome = await runAttempt(em, row, task, { ...options, claimNext: options.claimNext && (() => (fold.request = options.claimNext!())) }, started, fold);
+  let outcome: RunOutcome = await runAttempt(em, row, task, { ...options, claimNext: options.claimNext && (() => (fold.request = options.claimNext!())) }, started, fold);
   if (fold.request) {
     if (outcome.status === TaskStatus.SUCCESS && !outcome.error && fold.row !== undefined) outcome = { ...outcome, nextClaimed: fold.row };
     // The claim went out with a transaction that did not commit, or whose commit is in doubt: put it back if it took.
