@@ -104,7 +104,8 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
       db.sql<{ status: string; n: number }>('select status, count(*)::int as n from task_record group by status order by status');
     const pending = async () => (await db.sql<{ n: number }>("select count(*)::int as n from task_record where status in ('QUEUED', 'RUNNING')"))[0].n;
     let maintained = false;
-    const deadline = Date.now() + 45_000;
+    // Waits for the state, not the clock: a busy machine (two suites at once on 2 cores) takes three times as long.
+    const deadline = Date.now() + 180_000;
     while ((await pending()) > 0 && Date.now() < deadline) {
       if (!maintained && Date.now() - started > 5_000) {
         await runMaintenance({ em: fork() }); // in the middle: relay, sweep, reconcile, cleanup
@@ -157,5 +158,5 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
     expect(byStatus.RETRYING).toBeGreaterThanOrEqual(committed.filter((c) => c.kind === 'flaky').length);
     expect(accounting.messagesLeft).toEqual({ queue: 0, dlq: 0 });
     expect(maintained).toBe(true);
-  }, 90_000);
+  }, 240_000);
 });
