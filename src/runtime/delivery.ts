@@ -1,7 +1,7 @@
 /**
- * Handles one SQS message: decode it, find its task, claim its row (committed on its own; the row must be
- * QUEUED and of the task the message names), check the deadline with the row's stored hard timeout, then
- * run it. Says for each message whether SQS may delete it (`processed`) or it belongs in batchItemFailures.
+ * Handles one SQS message: decode it, find its task, claim its row unless the worker claimed it ahead (the row
+ * must be QUEUED and of the task the message names), check the deadline with the row's stored hard timeout,
+ * then run it. Says for each message whether SQS may delete it (`processed`) or it belongs in batchItemFailures.
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { MAX_TIMEOUT_SECONDS } from './contract';
@@ -160,15 +160,9 @@ export function claimRequestOf(prepared: PreparedDelivery): ClaimRequest | undef
 }
 
 /**
- * Handles one SQS message: decode, find the task, claim its row (a body without task_id gets a row keyed
- * by the message id), apply the worker's check before the run, then run it.
+ * Handles a prepared message: claims its row unless the worker already did (a body without task_id gets a row
+ * keyed by the message id), applies the worker's check before the run, then runs it.
  */
-export async function executeDelivery(em: EntityManager, delivery: Delivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
-  const prepared = prepareDelivery(delivery);
-  return 'kind' in prepared ? prepared : runDelivery(em, prepared, hooks);
-}
-
-/** Claims (unless already claimed), checks and runs a prepared delivery. */
 export async function runDelivery(em: EntityManager, prepared: PreparedDelivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
   const { delivery, body, task } = prepared;
   const row = hooks.claimed ?? (await claimRow(em, delivery, body, task, hooks.claimInDoubt === true));

@@ -30,9 +30,10 @@ const configured = new WeakSet<object>();
 export function assertLambdaTasksConfigured(em: EntityManager, caller: string): void {
   const events = em.getEventManager();
   if (configured.has(events)) return;
-  if (hasEntity(em, TaskRecord.name) && hasDispatchSubscriber(em)) {configured.add(events);} else {
+  if (!hasEntity(em, TaskRecord.name) || !hasDispatchSubscriber(em)) {
     throw new LambdaTasksError(
       `${caller}: this MikroORM instance does not know TaskRecord and its dispatch subscriber: wrap your config with withLambdaTasks(...)`,
     );
   }
+  configured.add(events);
 }

@@ -209,13 +209,10 @@ async function claimFirstWave(em: EntityManager, items: readonly BatchItem[]): P
   } catch {
     return;
   }
-  const seen = new Set<string>();
   for (const { item, request } of wanted) {
+    // An id given twice in the batch is claimed once, by one of its messages: the row names which.
     const row = rows.get(request.id);
-    if (row && row.message_id === request.messageId && !seen.has(request.id)) {
-      item.claimed = row;
-      seen.add(request.id);
-    }
+    if (row?.message_id === request.messageId) item.claimed = row;
   }
 }
 

@@ -83,7 +83,7 @@ class SingletonBusy extends Error {}
 export async function runClaimedTask(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions = {}): Promise<RunOutcome> {
   const started = Date.now();
   const fold: NextClaim = {};
-  let outcome: RunOutcome = await runAttempt(em, row, task, { ...options, claimNext: options.claimNext && (() => (fold.request = options.claimNext!())) }, started, fold);
+  let outcome: RunOutcome = await runAttempt(em, row, task, options, started, fold);
   if (fold.request) {
     if (outcome.status === TaskStatus.SUCCESS && !outcome.error && fold.row !== undefined) outcome = { ...outcome, nextClaimed: fold.row };
     // The claim went out with a transaction that did not commit, or whose commit is in doubt: put it back if it took.
@@ -134,12 +134,12 @@ async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask,
     // A run that overran (a synchronous loop cannot be interrupted) is rolled back, never committed.
     if (deadline !== undefined && Date.now() > deadline) throw new HardTimeLimitExceeded(timeouts!.hardTimeout);
     const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that cannot be stored: ${reason}`));
-    const next = options.claimNext?.();
-    if (next) {
-      const written = await completeAndClaim(tem, row.id, row.attempt, { result }, next);
-      if (!written.completed) throw new ClaimLost();
-      fold.row = written.next;
-    } else if (!(await complete(tem, row.id, row.attempt, { result }))) {throw new ClaimLost();}
+    fold.request = options.claimNext?.();
+    const written = fold.request
+      ? await completeAndClaim(tem, row.id, row.attempt, { result }, fold.request)
+      : { completed: await complete(tem, row.id, row.attempt, { result }), next: undefined };
+    if (!written.completed) throw new ClaimLost();
+    fold.row = written.next;
   });
   // After a hard timeout the promise is abandoned but still runs here: its late rejection must not crash the process.
   work.then(() => (settled = true), () => (settled = true));

@@ -12,6 +12,7 @@ import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { enqueue } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { withLogs } from '../support/logs';
+import { recordStatements } from '../support/statements';
 import { configureForQueues, countCommands, drainTaskIds } from '../support/tasks-env';
 import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
@@ -110,6 +111,23 @@ describe(`Dispatch after commit (${engine})`, () => {
     });
     expect(await sent()).toEqual([outerId]);
     expect(await getTask(fork(), innerId)).toBeNull();
+  });
+
+  itOnPostgres('after the commit it reads back only the rows a savepoint wrote; rows written at the root level are sent as they are', async () => {
+    const readBack = (statements: string[]) => statements.filter((sql) => /^select "id" from "task_record" where "id" = any/.test(sql.trim()));
+    let rootId = '';
+    const root = await recordStatements(db.orm, () => fork().transactional(async (em) => {
+      rootId = ping.executeOnCommit({ n: 1 }, { em });
+    }));
+    expect(readBack(root)).toEqual([]);
+    let innerId = '';
+    const nested = await recordStatements(db.orm, () => fork().transactional(async (outer) => {
+      await outer.transactional(async (inner) => {
+        innerId = ping.executeOnCommit({ n: 2 }, { em: inner });
+      });
+    }));
+    expect(readBack(nested)).toHaveLength(1);
+    expect((await sent()).sort()).toEqual([rootId, innerId].sort());
   });
 
   it('(c3) inner savepoint committed inside a middle savepoint that rolls back: only the outer task', async () => {

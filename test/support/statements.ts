@@ -13,13 +13,14 @@ async function clientClassOf(orm: MikroORM): Promise<ClientClass> {
   return typeof native?.Client === 'function' ? native.Client : (require('pg') as { Client: ClientClass }).Client;
 }
 
-/** Counts the statements the ORM's `pg` clients send while `fn` runs (one round trip each). */
-export async function countStatements(orm: MikroORM, fn: () => Promise<unknown>): Promise<number> {
+/** The statements the ORM's `pg` clients send while `fn` runs, as their SQL text (one round trip each). */
+export async function recordStatements(orm: MikroORM, fn: () => Promise<unknown>): Promise<string[]> {
   const Client = await clientClassOf(orm);
   const original = Client.prototype.query;
-  let count = 0;
+  const seen: string[] = [];
   Client.prototype.query = function (this: unknown, ...args: unknown[]) {
-    count++;
+    const [config] = args;
+    seen.push(typeof config === 'string' ? config : String((config as { text?: unknown } | undefined)?.text ?? ''));
     return original.apply(this, args);
   };
   try {
@@ -27,5 +28,10 @@ export async function countStatements(orm: MikroORM, fn: () => Promise<unknown>)
   } finally {
     Client.prototype.query = original;
   }
-  return count;
+  return seen;
+}
+
+/** Counts the statements the ORM's `pg` clients send while `fn` runs (one round trip each). */
+export async function countStatements(orm: MikroORM, fn: () => Promise<unknown>): Promise<number> {
+  return (await recordStatements(orm, fn)).length;
 }
