@@ -8,6 +8,7 @@ import { MAX_TIMEOUT_SECONDS } from './contract';
 import { ConfigurationError, toError } from './errors';
 import { libraryLog } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
+import { recordTaskOutcome } from './metrics';
 import { TaskStatus } from './record';
 import { claim, findOwnClaim, type ClaimRequest } from './records/claim';
 import { fail } from './records/end-attempt';
@@ -119,8 +120,10 @@ async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody
 
 /** Records a claimed row FAILED with a note, without running it (a task that can never fit in the time a worker has). */
 async function failWithoutRunning(em: EntityManager, row: TaskRow, task: RegisteredTask, note: string): Promise<DeliveryResult> {
-  await fail(em, row.id, row.attempt, { traceback: `${note}\n(task ${task.name} was not run)`, note });
+  const written = await fail(em, row.id, row.attempt, { traceback: `${note}\n(task ${task.name} was not run)`, note });
   libraryLog.error(`task FAILED without running: ${note}`, { taskId: row.id, taskName: task.name });
+  // Every ended attempt writes one metric line, this one too (it never started: no duration).
+  if (written) recordTaskOutcome({ queue: row.queue, taskName: task.name, status: TaskStatus.FAILED, durationMs: 0, taskId: row.id });
   return { kind: 'processed', taskId: row.id, status: TaskStatus.FAILED };
 }
 

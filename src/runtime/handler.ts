@@ -5,6 +5,7 @@ import { decideDeadline } from './deadline';
 import { claimRequestOf, prepareDelivery, runDelivery, type BeforeRun, type DeliveryResult, type PreparedDelivery } from './delivery';
 import { LambdaTasksError, toError } from './errors';
 import { libraryLog } from './logger';
+import { encodeMessageBody, type MessageBody } from './message';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from './maintenance';
 import { recordResend } from './metrics';
 import { initOrm } from './orm';
@@ -128,7 +129,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     const failed: SqsRecordLike[] = [];
     // After a hard timeout the abandoned task still runs in this container: the rest of the batch is re-sent, not run next to it.
     let stopped = false;
-    const items: BatchItem[] = records.map((record) => ({ record, prepared: prepareDelivery(record) }));
+    const items = batchItemsOf(records);
     await claimFirstWave(em, items.slice(0, concurrency));
     let next = 0;
     const take = (): BatchItem | undefined => items[next] && items[next++];
@@ -143,7 +144,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
     const runItem = async (item: BatchItem): Promise<BatchItem | undefined> => {
       const { record, prepared } = item;
       if ('kind' in prepared) {
-        failed.push(record); // prepareDelivery only says why a message can be neither run nor handed on
+        if (prepared.kind === 'unprocessed') failed.push(record); // neither run nor handed on
         return undefined;
       }
       let taken: { item: BatchItem; request: ClaimRequest } | undefined;
@@ -152,7 +153,7 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
           claimed: item.claimed,
           claimInDoubt: item.claimInDoubt,
           runOptions: { enforceTimeouts: true, claimNext: () => (taken = takeClaimable())?.request },
-          beforeRun: (task, row) => beforeRun(task, row, record, context.getRemainingTimeInMillis(), stopped),
+          beforeRun: (task, row) => beforeRun(task, row, record, prepared.body, context.getRemainingTimeInMillis(), stopped),
         });
         if (result.kind === 'unprocessed') failed.push(record);
         else if (result.hardTimedOut) stopped = true;
@@ -194,6 +195,28 @@ interface BatchItem {
 }
 
 /**
+ * The batch's deliveries, decoded, with every copy of a delivery after the first marked a duplicate: SQS can
+ * hand the same message (or two sends of one task) to one batch, and each copy must not get a lane of its own —
+ * one claim, one run. Copies are told apart by the row they claim (task id and the task name they give; a body
+ * without task_id claims the row keyed by its message id).
+ */
+function batchItemsOf(records: readonly SqsRecordLike[]): BatchItem[] {
+  const seen = new Set<string>();
+  return records.map((record) => {
+    const prepared = prepareDelivery(record);
+    if ('kind' in prepared) return { record, prepared };
+    const { task_id: taskId, task_name: taskName } = prepared.body;
+    const key = taskId ? `${taskId}\u0000${taskName}` : `message\u0000${record.messageId}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      return { record, prepared };
+    }
+    libraryLog.warn('the same task twice in one batch: this copy is skipped', { taskId: taskId ?? record.messageId, taskName, messageId: record.messageId });
+    return { record, prepared: { kind: 'processed', taskId: taskId ?? record.messageId, status: 'skipped' } };
+  });
+}
+
+/**
  * Claims the deliveries the lanes start with, in one statement: they run at once, so no claimed row waits.
  * A failed claim is left to each delivery's own (which then reports what it finds).
  */
@@ -210,9 +233,9 @@ async function claimFirstWave(em: EntityManager, items: readonly BatchItem[]): P
     return;
   }
   for (const { item, request } of wanted) {
-    // An id given twice in the batch is claimed once, by one of its messages: the row names which.
+    // The batch holds one delivery per row (batchItemsOf); a row claimed for a message naming another task is not this one's.
     const row = rows.get(request.id);
-    if (row?.message_id === request.messageId) item.claimed = row;
+    if (row && row.message_id === request.messageId && row.task_name === request.taskName) item.claimed = row;
   }
 }
 
@@ -220,13 +243,16 @@ async function claimFirstWave(em: EntityManager, items: readonly BatchItem[]): P
  * The worker's check between claim and run: the deadline rule (`decideDeadline`, on the row's stored hard
  * timeout) turned into run, fail, or re-send the message unchanged with its re-send count + 1.
  */
-function beforeRun(task: RegisteredTask, row: TaskRow, record: SqsRecordLike, remainingMs: number, stopped: boolean): BeforeRun {
+function beforeRun(task: RegisteredTask, row: TaskRow, record: SqsRecordLike, body: MessageBody, remainingMs: number, stopped: boolean): BeforeRun {
   const decision = decideDeadline(task, row, record, remainingMs, stopped);
   if (decision.action !== 'resend') return decision;
+  // A body without task_id (another producer) got a row keyed by its message id: the copy must name that row,
+  // or its delivery would insert a second row under its own new message id and leave this one QUEUED.
+  const resent = body.task_id ? record.body : encodeMessageBody({ task_id: row.id, task_name: body.task_name, kwargs: body.kwargs });
   return {
     action: 'resend',
     send: async () => {
-      await resendMessage(queueUrlOfArn(record.eventSourceARN), record.body, record.messageAttributes, decision.resends);
+      await resendMessage(queueUrlOfArn(record.eventSourceARN), resent, record.messageAttributes, decision.resends);
       recordResend({ queue: row.queue, taskName: task.name, taskId: row.id });
       libraryLog.info(stopped ? 'batch stopped by a hard timeout: message re-sent' : 'not enough time left: message re-sent', {
         taskId: row.id, taskName: task.name, resends: decision.resends, remainingMs, neededMs: decision.neededMs,

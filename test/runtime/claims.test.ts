@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EntitySchema } from '@mikro-orm/core';
+import { Client } from 'pg';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { configureLambdaTasks } from '../../src/runtime/config';
@@ -54,8 +55,21 @@ async function queued(taskName: string, count: number): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/** Polls until `condition` holds (a state, not a clock). */
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const recordOf = (id: string, taskName = 'claims.note', n = 1) => sqsRecord(JSON.stringify({ task_id: id, task_name: taskName, kwargs: taskName === 'claims.note' ? { n } : {} }));
-const statuses = async (ids: readonly string[]) => (await db.sql<{ id: string; status: string }>('select id, status from task_record where id in (?)', [ids])).map((r) => r.status);
+/** The statuses of `ids`, in their order. */
+const statuses = async (ids: readonly string[]) => {
+  const rows = await db.sql<{ id: string; status: string }>('select id, status from task_record where id in (?)', [ids]);
+  return ids.map((id) => rows.find((r) => r.id === id)?.status ?? 'missing');
+};
 
 describe(`Claiming a batch (${engine})`, () => {
   quietLogs();
@@ -129,6 +143,63 @@ describe(`Claiming a batch (${engine})`, () => {
     expect(runs.filter((r) => r === id)).toHaveLength(1);
     expect(await statuses([id, other])).toEqual(['SUCCESS', 'SUCCESS']);
   });
+
+  it.each([2, 5])('the same SQS message %i times in one batch (same message id and body) runs once at that concurrency', async (copies) => {
+    const handler = createHandler({ tasks: [note], orm: db.orm, concurrency: copies });
+    const [id] = await queued('claims.note', 1);
+    const record = recordOf(id);
+    const response = await handler({ Records: Array.from({ length: copies }, (_, n) => ({ ...record, receiptHandle: `copy-${n}` })) }, lambdaContext());
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(runs).toEqual([id]);
+    expect(await statuses([id])).toEqual(['SUCCESS']);
+  });
+
+  /** An operator's transaction that holds a row lock (an uncommitted cancelTask) until `end` is called. */
+  async function holdRowLock(id: string): Promise<{ end: (how: 'commit' | 'rollback') => Promise<void> }> {
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query("update task_record set status = 'CANCELLED', end_time = now() where id = $1 and status = 'QUEUED'", [id]);
+    return { end: async (how) => { try { await holder.query(how); } finally { await holder.end(); } } };
+  }
+
+  itOnPostgres('a finished task is not held by a lock someone else holds on the next delivery’s row: it commits SUCCESS, the next one is claimed on its own', async () => {
+    const slow = lambdaTask({ name: 'claims.slowish', args: z.object({ n: z.number() }), softTimeout: 1, hardTimeout: 2 }, async (_args, ctx) => {
+      runs.push(ctx.taskId!);
+      return 'done';
+    });
+    const handler = createHandler({ tasks: [note, slow], orm: db.orm, concurrency: 1 });
+    const [first] = await queued('claims.slowish', 1);
+    const [second] = await queued('claims.note', 1);
+    const lock = await holdRowLock(second);
+    try {
+      const handled = handler({ Records: [recordOf(first, 'claims.slowish'), recordOf(second)] }, lambdaContext());
+      await waitFor(async () => !['QUEUED', 'RUNNING'].includes((await statuses([first]))[0]), 15_000);
+      expect(await db.sql('select status, note, traceback from task_record where id = ?', [first])).toEqual([expect.objectContaining({ status: 'SUCCESS' })]); // before the fix: FAILED (hard timeout) after waiting on the lock
+      await lock.end('commit');
+      expect(await handled).toEqual({ batchItemFailures: [] });
+    } finally {
+      await lock.end('rollback').catch(() => undefined);
+    }
+    expect(runs).toEqual([first]); // the cancelled one never ran
+    expect(await statuses([first, second])).toEqual(['SUCCESS', 'CANCELLED']);
+  }, 30_000);
+
+  itOnPostgres('one uncommitted cancel does not stall the batch’s first claim: the other lanes start', async () => {
+    const handler = createHandler({ tasks: [note], orm: db.orm, concurrency: 3 });
+    const ids = await queued('claims.note', 3);
+    const lock = await holdRowLock(ids[1]);
+    try {
+      const handled = handler({ Records: ids.map((id) => recordOf(id)) }, lambdaContext());
+      await waitFor(async () => (await statuses([ids[0], ids[2]])).every((s) => s === 'SUCCESS'), 15_000);
+      await lock.end('rollback'); // the operator gives up: the row is QUEUED again and its own claim takes it
+      expect(await handled).toEqual({ batchItemFailures: [] });
+    } finally {
+      await lock.end('rollback').catch(() => undefined);
+    }
+    expect(await statuses(ids)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+    expect([...runs].sort()).toEqual([...ids].sort());
+  }, 30_000);
 
   it('a delivery whose claim went out with the task before it, unconfirmed, runs the RUNNING row it holds; any other delivery skips it', async () => {
     const [id] = await queued('claims.note', 1);

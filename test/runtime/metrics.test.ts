@@ -86,6 +86,18 @@ describe(`Task metrics: embedded metric format lines from the worker (${engine})
     await runAll([id]); // the re-sent message, so that the next test starts with an empty queue
   });
 
+  it('writes one outcome line for an attempt the deadline check FAILED without running (re-sent too often)', async () => {
+    process.env[METRICS_ENV] = JSON.stringify({ namespace: 'CdkLambdaTasks', service: 'Stack-Tasks' });
+    const [id] = await enqueue(db, (em: EntityManager) => [ok.executeOnCommit({}, { em })]);
+    const [message] = await receiveMessages({ fauxqs, queue }, 1);
+    message.MessageAttributes = { lambda_tasks_resends: { DataType: 'Number', StringValue: '3' } };
+    await deliver({ fauxqs, queue }, createHandler({ tasks: [ok], orm: db.orm }), { messages: [message], remainingMs: 5_000 });
+    const lines = emfLines();
+    expect(lines).toHaveLength(1);
+    expect(emfViolations(lines[0])).toEqual([]);
+    expect(JSON.parse(lines[0])).toMatchObject({ Queue: 'default', TaskName: 'metrics.ok', Status: 'FAILED', Tasks: 1, taskId: id });
+  });
+
   it('writes nothing without the construct’s setting (tests, eager mode, local workers)', async () => {
     const ids = await enqueue(db, (em: EntityManager) => [ok.executeOnCommit({}, { em })]);
     await runAll(ids);

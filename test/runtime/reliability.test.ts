@@ -1,6 +1,7 @@
 // Round-2 reliability faults (issue 23): each test fails on the code before the fix and ends with its
 // accounting of committed tasks: none lost, none run twice.
 import { createServer, type Server } from 'node:net';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { z } from 'zod';
@@ -283,6 +284,20 @@ describe(`Reliability round 2 (${engine})`, () => {
     expect(resent.MessageAttributes?.lambda_tasks_resends?.StringValue).toBe('1');
     await deliver(source(), worker(), { messages: [resent] });
     expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
+  });
+
+  it('6b. a deadline re-send of a body without task_id names its row: the copy runs that row, no second row, nothing left QUEUED', async () => {
+    configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
+    await fauxqs.client.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify({ task_name: 'rel.alpha', kwargs: { n: 66 } }) }));
+    const [message] = await receiveMessages(source(), 1);
+    const { response } = await deliver(source(), worker(), { messages: [message], remainingMs: 20_000 }); // 300 + 10 s does not fit
+    expect(response.batchItemFailures).toEqual([]);
+    const [resent] = await receiveMessages(source(), 1);
+    expect(JSON.parse(resent.Body!)).toMatchObject({ task_id: message.MessageId, task_name: 'rel.alpha', kwargs: { n: 66 } });
+    await deliver(source(), worker(), { messages: [resent] });
+    const rows = await db.sql<{ id: string; status: string }>("select id, status from task_record where task_name = 'rel.alpha' and kwargs->>'n' = '66'");
+    expect(rows).toEqual([{ id: message.MessageId, status: 'SUCCESS' }]);
+    expect(await account(db, [message.MessageId!])).toEqual({ lost: [], twice: [] });
   });
 
   it('7. a synchronous task past its hard timeout is rolled back and FAILED; its neighbour is neither blamed nor re-sent', async () => {

@@ -30,7 +30,9 @@ export async function claim(em: EntityManager, id: string, taskName: string, mes
 /**
  * Claims several deliveries in one statement, committed on its own, with the same rule as {@link claim} for
  * each (QUEUED, and of the task its message names). Only for rows that start at once: the worker claims its
- * first `concurrency` deliveries this way. Returns the claimed rows by id; an id given twice is claimed once.
+ * first `concurrency` deliveries this way. A row someone else holds locked (an operator's uncommitted cancel) is
+ * skipped, never waited for: its delivery claims it on its own. Returns the claimed rows by id; an id given twice
+ * is claimed once.
  */
 export async function claimMany(em: EntityManager, requests: readonly ClaimRequest[]): Promise<Map<string, TaskRow>> {
   if (requests.length === 0) return new Map();
@@ -39,7 +41,8 @@ export async function claimMany(em: EntityManager, requests: readonly ClaimReque
     `update "task_record" as t
         set "status" = 'RUNNING', "start_time" = now(), "message_id" = m."message_id", "dispatched_at" = coalesce(t."dispatched_at", now())
        from unnest(?::uuid[], ?::text[], ?::text[]) as m("id", "task_name", "message_id")
-      where t."id" = any(?::uuid[]) and t."id" = m."id" and t."status" = 'QUEUED' and t."task_name" = m."task_name"
+      where t."id" = m."id" and t."status" = 'QUEUED' and t."task_name" = m."task_name"
+        and t."id" in (select "id" from "task_record" where "id" = any(?::uuid[]) and "status" = 'QUEUED' for update skip locked)
       returning t.*`,
     [requests.map((r) => r.id), requests.map((r) => r.taskName), requests.map((r) => r.messageId), requests.map((r) => r.id)],
   );
@@ -50,8 +53,10 @@ export async function claimMany(em: EntityManager, requests: readonly ClaimReque
  * Records SUCCESS for a RUNNING attempt and, in the same statement, claims the delivery its worker runs next:
  * both commit with the task's transaction, so the next task's claim costs no round trip of its own and is
  * never durable before the task it follows has committed (it starts right after). The claim's start time is
- * the clock's, not the transaction's. `completed` is false when the row was no longer this attempt's RUNNING
- * row (roll back then); `next` is the claimed row, or null when it was not QUEUED.
+ * the clock's, not the transaction's. The next row is claimed only if nobody else holds it locked (`skip locked`):
+ * a task's transaction never waits for another transaction's lock, which could hold a finished task past its
+ * hard timeout or deadlock it. `completed` is false when the row was no longer this attempt's RUNNING row (roll
+ * back then); `next` is the claimed row, or null when it was not QUEUED or was locked (claim it on its own).
  */
 export async function completeAndClaim(
   em: EntityManager,
@@ -70,7 +75,8 @@ export async function completeAndClaim(
      ), "claimed" as (
        update "task_record"
           set "status" = 'RUNNING', "start_time" = clock_timestamp(), "message_id" = ?, "dispatched_at" = coalesce("dispatched_at", clock_timestamp())
-        where "id" = ? and "status" = 'QUEUED' and "task_name" = ?
+        where "status" = 'QUEUED'
+          and "id" = (select "id" from "task_record" where "id" = ? and "status" = 'QUEUED' and "task_name" = ? for update skip locked)
         returning *
      )
      select (select count(*) from "outcome")::int as "completed", (select row_to_json(c) from "claimed" as c) as "next"`,
