@@ -3,8 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EntitySchema } from '@mikro-orm/core';
-import { Client } from 'pg';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
 import { z } from 'zod';
 import { configureLambdaTasks } from '../../src/runtime/config';
 import { prepareDelivery, runDelivery, type PreparedDelivery } from '../../src/runtime/delivery';
