@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { libraryLog } from './logger';
+import { recordTaskOutcome } from './metrics';
+import { TaskStatus } from './record';
 import { sweepRunning } from './records/sweep-running';
 
 /** Options of {@link sweepLostTasks}. */
@@ -30,6 +32,8 @@ export interface SweepResult {
 export async function sweepLostTasks(options: SweepOptions): Promise<SweepResult> {
   const marginSeconds = options.marginSeconds ?? 60;
   const rows = await sweepRunning(options.em, marginSeconds, `swept: still RUNNING ${marginSeconds} s after its hard timeout (worker lost)`);
+  // Every ended attempt writes one metric line: these ended here.
+  for (const row of rows) recordTaskOutcome({ queue: row.queue, taskName: row.task_name, status: TaskStatus.FAILED, durationMs: Math.round(Number(row.running_ms)), taskId: row.id });
   if (rows.length > 0) libraryLog.warn('sweep: lost tasks marked FAILED', { taskIds: rows.map((r) => r.id), taskNames: [...new Set(rows.map((r) => r.task_name))] });
   return { swept: rows.length };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { METRICS_ENV } from '../../src/runtime/contract';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
+import { sweepLostTasks } from '../../src/runtime/sweep';
 import { engine, type TestDatabase } from '../support/database';
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import { emfViolations } from '../support/emf';
@@ -96,6 +97,20 @@ describe(`Task metrics: embedded metric format lines from the worker (${engine})
     expect(lines).toHaveLength(1);
     expect(emfViolations(lines[0])).toEqual([]);
     expect(JSON.parse(lines[0])).toMatchObject({ Queue: 'default', TaskName: 'metrics.ok', Status: 'FAILED', Tasks: 1, taskId: id });
+  });
+
+  it('writes one outcome line for an attempt the sweep marked FAILED (its worker was lost)', async () => {
+    process.env[METRICS_ENV] = JSON.stringify({ namespace: 'CdkLambdaTasks', service: 'Stack-Tasks' });
+    const [id] = await enqueue(db, (em: EntityManager) => [ok.executeOnCommit({}, { em })]);
+    await db.sql("update task_record set status = 'RUNNING', start_time = now() - interval '1 hour', hard_timeout = 5 where id = ?", [id]);
+    expect(await sweepLostTasks({ em: db.orm.em.fork() })).toEqual({ swept: 1 });
+    const lines = emfLines();
+    expect(lines).toHaveLength(1);
+    expect(emfViolations(lines[0])).toEqual([]);
+    const document = JSON.parse(lines[0]) as Record<string, unknown>;
+    expect(document).toMatchObject({ Queue: 'default', TaskName: 'metrics.ok', Status: 'FAILED', Tasks: 1, taskId: id });
+    expect(document.TaskDuration).toBeGreaterThanOrEqual(3_600_000);
+    await fauxqs.drain(queue.url); // its message, so that the next test starts with an empty queue
   });
 
   it('writes nothing without the construct’s setting (tests, eager mode, local workers)', async () => {
