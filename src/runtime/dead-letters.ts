@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { getLambdaTasksConfig } from './config';
 import { MAX_SQS_DELAY_SECONDS } from './contract';
 import { libraryLog } from './logger';
-import { decodeMessageBody } from './message';
+import { bodyNamingRow, decodeMessageBody } from './message';
 import { TaskStatus, TERMINAL_STATUSES } from './record';
 import { findRows } from './records/find-rows';
 import { findTask } from './registry';
@@ -72,7 +72,7 @@ export async function reconcileDeadLetters(options: ReconcileOptions): Promise<R
           continue;
         }
         // A dead letter of a QUEUED row was due when it was sent: at most SQS's largest delay is left.
-        await sendMessage(url, message.Body ?? '', Math.min(MAX_SQS_DELAY_SECONDS, delaySecondsUntil(new Date(row.run_after))));
+        await sendMessage(url, bodyNamingRow(message.Body ?? '', d.body, idOf(message, d.body)), Math.min(MAX_SQS_DELAY_SECONDS, delaySecondsUntil(new Date(row.run_after))));
         result.resent++;
         settled.push(message);
       } else if (TERMINAL_STATUSES.includes(row.status)) {

@@ -10,7 +10,7 @@ import { libraryLog } from './logger';
 import { decodeMessageBody, type MessageBody } from './message';
 import { recordTaskOutcome } from './metrics';
 import { TaskStatus } from './record';
-import { claim, findOwnClaim, type ClaimRequest } from './records/claim';
+import { claim, findOwnClaim, type ClaimRequest, type ClaimToken } from './records/claim';
 import { fail } from './records/end-attempt';
 import { findStatus } from './records/find-status';
 import { insertClaimed } from './records/insert-claimed';
@@ -39,6 +39,8 @@ export type DeliveryResult =
     readonly hardTimedOut?: boolean;
     /** The row of the next delivery, claimed with this task's SUCCESS (see `RunOptions.claimNext`). */
     readonly nextClaimed?: TaskRow | null;
+    /** The next delivery's claim, when it went out with this task and its commit is in doubt (see `RunOutcome.claimInDoubt`). */
+    readonly claimInDoubt?: ClaimToken;
   }
   | { readonly kind: 'unprocessed'; readonly reason: string };
 
@@ -57,8 +59,8 @@ export interface DeliveryHooks {
   readonly beforeRun?: (task: RegisteredTask, row: TaskRow) => BeforeRun;
   /** The row, when the worker already claimed it for this delivery (with the batch, or with the task before it). */
   readonly claimed?: TaskRow;
-  /** A claim of this delivery went out with the task before it and was not confirmed: a RUNNING row it holds is its own. */
-  readonly claimInDoubt?: boolean;
+  /** A claim of this delivery went out with the task before it and was not confirmed: a RUNNING row held by exactly this claim is its own. */
+  readonly claimInDoubt?: ClaimToken;
 }
 
 /** A delivery whose body decoded and whose task this worker knows. */
@@ -84,12 +86,12 @@ function hardTimeoutForForeignMessage(task: RegisteredTask): number {
 }
 
 /** Claims the row of a message (inserting one for a message without task_id), or says why not. */
-async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask, claimInDoubt: boolean): Promise<TaskRow | DeliveryResult> {
+async function claimRow(em: EntityManager, delivery: Delivery, body: MessageBody, task: RegisteredTask, claimInDoubt: ClaimToken | undefined): Promise<TaskRow | DeliveryResult> {
   const { task_id: taskId, task_name: taskName, kwargs } = body;
   try {
     if (taskId) {
       const row = (await claim(em, taskId, taskName, delivery.messageId))
-        ?? (claimInDoubt ? await findOwnClaim(em, { id: taskId, taskName, messageId: delivery.messageId }) : null);
+        ?? (claimInDoubt?.id === taskId ? await findOwnClaim(em, claimInDoubt) : null);
       if (row) return row;
       const found = await findStatus(em, taskId);
       if (found === null) {
@@ -168,7 +170,7 @@ export function claimRequestOf(prepared: PreparedDelivery): ClaimRequest | undef
  */
 export async function runDelivery(em: EntityManager, prepared: PreparedDelivery, hooks: DeliveryHooks = {}): Promise<DeliveryResult> {
   const { delivery, body, task } = prepared;
-  const row = hooks.claimed ?? (await claimRow(em, delivery, body, task, hooks.claimInDoubt === true));
+  const row = hooks.claimed ?? (await claimRow(em, delivery, body, task, hooks.claimInDoubt));
   if ('kind' in row) return row;
 
   try {
@@ -177,7 +179,7 @@ export async function runDelivery(em: EntityManager, prepared: PreparedDelivery,
     if (before.action === 'resend') return await resend(em, row, task, before.send);
     const outcome = await runClaimedTask(em, row, task, hooks.runOptions);
     const status = outcome.status === 'superseded' ? 'skipped' : outcome.status;
-    return { kind: 'processed', taskId: row.id, status, hardTimedOut: outcome.hardTimedOut, nextClaimed: outcome.nextClaimed };
+    return { kind: 'processed', taskId: row.id, status, hardTimedOut: outcome.hardTimedOut, nextClaimed: outcome.nextClaimed, claimInDoubt: outcome.claimInDoubt };
   } catch (error) {
     // The outcome could not be written (database lost mid-task): the row stays RUNNING until the sweep.
     libraryLog.error('could not record the task outcome; the sweep will mark it FAILED', { taskId: row.id, taskName: task.name, error: toError(error).message });

@@ -6,10 +6,10 @@ import { claimRequestOf, prepareDelivery, runDelivery, type BeforeRun, type Deli
 import { LambdaTasksError, toError } from './errors';
 import { libraryLog } from './logger';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from './maintenance';
-import { encodeMessageBody, type MessageBody } from './message';
+import { bodyNamingRow, type MessageBody } from './message';
 import { recordResend } from './metrics';
 import { initOrm } from './orm';
-import { claimMany, type ClaimRequest } from './records/claim';
+import { claimMany, type ClaimRequest, type ClaimToken } from './records/claim';
 import type { TaskRow } from './records/row';
 import { registeredTaskOf, type RegisteredTask } from './registry';
 import { checkSchedules, runScheduleEvent, type ScheduleResponse } from './schedules';
@@ -157,13 +157,12 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
         });
         if (result.kind === 'unprocessed') failed.push(record);
         else if (result.hardTimedOut) stopped = true;
-        const claimedNext = result.kind === 'processed' ? result.nextClaimed : undefined;
-        if (taken && claimedNext) taken.item.claimed = claimedNext;
-        else if (taken && claimedNext === undefined) taken.item.claimInDoubt = true; // null: not QUEUED, its own claim will say why
+        // Claimed with the SUCCESS: it runs next. In doubt: only a row held by that very claim is its own. Else its own claim.
+        if (taken && result.kind === 'processed' && result.nextClaimed) taken.item.claimed = result.nextClaimed;
+        else if (taken && result.kind === 'processed') taken.item.claimInDoubt = result.claimInDoubt;
       } catch (error) {
         libraryLog.error('unexpected error handling a message; it goes back to SQS', { messageId: record.messageId, error: toError(error).message });
-        failed.push(record);
-        if (taken) taken.item.claimInDoubt = true;
+        failed.push(record); // `taken`, if any, is claimed on its own: a claim we cannot name is never taken for ours
       }
       return taken?.item;
     };
@@ -190,8 +189,8 @@ interface BatchItem {
   readonly prepared: PreparedDelivery | DeliveryResult;
   /** Claimed ahead of its run: with the batch, or with the SUCCESS of the task before it. */
   claimed?: TaskRow;
-  /** Its claim went out with the task before it and was not confirmed (that task's commit failed or is in doubt). */
-  claimInDoubt?: boolean;
+  /** Its claim went out with the task before it, that task's commit failed or is in doubt, and the claim could not be put back. */
+  claimInDoubt?: ClaimToken;
 }
 
 /**
@@ -246,9 +245,7 @@ async function claimFirstWave(em: EntityManager, items: readonly BatchItem[]): P
 function beforeRun(task: RegisteredTask, row: TaskRow, record: SqsRecordLike, body: MessageBody, remainingMs: number, stopped: boolean): BeforeRun {
   const decision = decideDeadline(task, row, record, remainingMs, stopped);
   if (decision.action !== 'resend') return decision;
-  // A body without task_id (another producer) got a row keyed by its message id: the copy must name that row,
-  // or its delivery would insert a second row under its own new message id and leave this one QUEUED.
-  const resent = body.task_id ? record.body : encodeMessageBody({ task_id: row.id, task_name: body.task_name, kwargs: body.kwargs });
+  const resent = bodyNamingRow(record.body, body, row.id);
   return {
     action: 'resend',
     send: async () => {

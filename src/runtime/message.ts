@@ -27,6 +27,15 @@ export function encodeMessageBody(body: { task_id: string; task_name: string; kw
   return asciiJson({ task_id: body.task_id, task_name: body.task_name, kwargs: body.kwargs });
 }
 
+/**
+ * The body to send again for a delivery of `row`: the original text when it names its row, else (a body without
+ * task_id, from another producer, whose row is keyed by its first message id) the same task and arguments with
+ * that row's id — a copy without it would get a second row under its own message id and leave this one QUEUED.
+ */
+export function bodyNamingRow(text: string, body: MessageBody, rowId: string): string {
+  return body.task_id ? text : encodeMessageBody({ task_id: rowId, task_name: body.task_name, kwargs: body.kwargs });
+}
+
 /** Decodes an SQS body; the error text says what is wrong (not JSON, or which field). */
 export function decodeMessageBody(text: string): { ok: true; body: MessageBody } | { ok: false; reason: string } {
   let json: unknown;

@@ -12,7 +12,7 @@ import { recordTaskOutcome } from './metrics';
 import { currentTransaction, releaseBrokenConnections, stopTransaction } from './orm';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
-import { completeAndClaim, releaseClaim, type ClaimRequest } from './records/claim';
+import { completeAndClaim, releaseClaim, type ClaimRequest, type ClaimToken } from './records/claim';
 import { complete } from './records/complete';
 import { fail } from './records/end-attempt';
 import { requeue } from './records/requeue';
@@ -46,6 +46,11 @@ export interface RunOutcome extends TaskOutcome {
    * QUEUED). Undefined when nothing was claimed with the outcome: the caller claims that delivery itself.
    */
   readonly nextClaimed?: TaskRow | null;
+  /**
+   * The next delivery's claim went out with this task's SUCCESS statement, its transaction did not commit (or its
+   * commit is in doubt), and putting that claim back failed: only a row held by exactly this claim is its own.
+   */
+  readonly claimInDoubt?: ClaimToken;
 }
 
 /** Options of a run. */
@@ -85,9 +90,14 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   const fold: NextClaim = {};
   let outcome: RunOutcome = await runAttempt(em, row, task, options, started, fold);
   if (fold.request) {
-    if (outcome.status === TaskStatus.SUCCESS && !outcome.error && fold.row !== undefined) outcome = { ...outcome, nextClaimed: fold.row };
-    // The claim went out with a transaction that did not commit, or whose commit is in doubt: put it back if it took.
-    else await releaseClaim(em.fork(), fold.request).catch(() => undefined);
+    const committed = outcome.status === TaskStatus.SUCCESS && !outcome.error;
+    if (committed && fold.claimed !== undefined) {outcome = { ...outcome, nextClaimed: fold.claimed?.row ?? null };} else if (fold.claimed) {
+      // The statement claimed the next row, but its transaction did not commit or its commit is in doubt: put back
+      // that very claim (never one another invocation made for its own receive of the same message).
+      const token = fold.claimed.token;
+      if (!(await releaseClaim(em.fork(), token).then(() => true, () => false))) outcome = { ...outcome, claimInDoubt: token };
+    }
+    // No claimed row: nothing was claimed (null), or the statement never returned and its transaction cannot have committed.
   }
   if (outcome.status === TaskStatus.SUCCESS || outcome.status === TaskStatus.FAILED || outcome.status === TaskStatus.RETRYING) {
     recordTaskOutcome({ queue: row.queue, taskName: task.name, status: outcome.status, durationMs: Date.now() - started, taskId: row.id });
@@ -95,10 +105,10 @@ export async function runClaimedTask(em: EntityManager, row: TaskRow, task: Regi
   return outcome;
 }
 
-/** The delivery claimed with this task's SUCCESS: what was asked, and the row once the statement returned. */
+/** The delivery claimed with this task's SUCCESS: what was asked, and the row and claim once the statement returned. */
 interface NextClaim {
   request?: ClaimRequest;
-  row?: TaskRow | null;
+  claimed?: { row: TaskRow; token: ClaimToken } | null;
 }
 
 async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask, options: RunOptions, started: number, fold: NextClaim): Promise<TaskOutcome> {
@@ -125,6 +135,9 @@ async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask,
   let transaction: unknown;
   let thrown: Error | undefined;
   let settled = false;
+  // The hard timeout bounds the task's function; once it has returned in time, writing its SUCCESS is not cut short
+  // (only a lock another transaction holds on its own row could delay that, and that is no reason to record FAILED).
+  let returned = false;
   // `own` carries no transaction (unlike an eager-mode commit hook's em), so this starts a new one, not a savepoint.
   const work = own.transactional(async (tem) => {
     transaction = currentTransaction(tem);
@@ -133,17 +146,18 @@ async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask,
     const value = await runInTaskScope({ taskId: row.id, taskName: task.name }, () => task.fn(output, ctx));
     // A run that overran (a synchronous loop cannot be interrupted) is rolled back, never committed.
     if (deadline !== undefined && Date.now() > deadline) throw new HardTimeLimitExceeded(timeouts!.hardTimeout);
+    returned = true;
     const result = toJsonValue(value === undefined ? null : value, 'result', (reason) => new TypeError(`the task returned a value that cannot be stored: ${reason}`));
     fold.request = options.claimNext?.();
     const written = fold.request
       ? await completeAndClaim(tem, row.id, row.attempt, { result }, fold.request)
       : { completed: await complete(tem, row.id, row.attempt, { result }), next: undefined };
     if (!written.completed) throw new ClaimLost();
-    fold.row = written.next;
+    fold.claimed = written.next;
   });
   // After a hard timeout the promise is abandoned but still runs here: its late rejection must not crash the process.
   work.then(() => (settled = true), () => (settled = true));
-  const hardLimit = timeouts && new Promise<'hard'>((resolve) => (hardTimer = setTimeout(() => resolve('hard'), timeouts.hardTimeout * 1000)));
+  const hardLimit = timeouts && new Promise<'hard'>((resolve) => (hardTimer = setTimeout(() => !returned && resolve('hard'), timeouts.hardTimeout * 1000)));
   let timedOut = false;
   try {
     timedOut = (await Promise.race(hardLimit ? [work, hardLimit] : [work])) === 'hard';
@@ -159,7 +173,7 @@ async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask,
     const error = thrown ?? new HardTimeLimitExceeded(timeouts!.hardTimeout);
     if (!controller.signal.aborted) controller.abort(error);
     if (timedOut) await stopTransaction(own, transaction);
-    const written = await fail(own, row.id, row.attempt, { traceback: traceOf(error), note: 'hard timeout' });
+    const written = await writeOutcome(em, own, (outcomeEm) => fail(outcomeEm, row.id, row.attempt, { traceback: traceOf(error), note: 'hard timeout' }));
     // Abandoned only when its promise is still pending: then the rest of the batch must not run beside it.
     const abandoned = timedOut && !settled;
     log(written ? 'FAILED (hard timeout)' : 'stopped at its hard timeout; outcome not written', { abandoned });
@@ -180,15 +194,30 @@ async function runAttempt(em: EntityManager, row: TaskRow, task: RegisteredTask,
     return scheduleRetry(own, row, task, thrown, delay, `${thrown.name}: retry ${row.attempt} of ${task.retry.maxRetries}`);
   }
   const ignored = task.ignoreErrors.some((cls) => thrown instanceof cls);
-  const written = ignored
-    ? await complete(own, row.id, row.attempt, { result: null, traceback: traceOf(thrown), note: `ignored ${thrown.name}` })
-    : await fail(own, row.id, row.attempt, { traceback: traceOf(thrown) });
+  const written = await writeOutcome(em, own, (outcomeEm) => ignored
+    ? complete(outcomeEm, row.id, row.attempt, { result: null, traceback: traceOf(thrown), note: `ignored ${thrown.name}` })
+    : fail(outcomeEm, row.id, row.attempt, { traceback: traceOf(thrown) }));
   if (!written) {
     libraryLog.warn('task outcome not written: the row was no longer RUNNING for this attempt', { taskId: row.id, taskName: task.name });
     return { ...base, status: 'superseded', error: thrown };
   }
   log(ignored ? 'SUCCESS (ignored error)' : 'FAILED', { error: `${thrown.name}: ${thrown.message}` });
   return { ...base, status: ignored ? TaskStatus.SUCCESS : TaskStatus.FAILED, error: thrown };
+}
+
+/**
+ * Writes an outcome, and once more on a fresh fork if that fails: the connection the task's transaction died on
+ * (killed at COMMIT, say) can still be in the pool, and an outcome lost here would leave the row RUNNING until
+ * the sweep marks it FAILED for a lost worker instead of with the task's own error.
+ */
+async function writeOutcome<T>(em: EntityManager, own: EntityManager, write: (outcomeEm: EntityManager) => Promise<T>): Promise<T> {
+  try {
+    return await write(own);
+  } catch (error) {
+    libraryLog.warn('could not write the task outcome; trying once more on a fresh connection', { error: toError(error).message });
+    await releaseBrokenConnections(own);
+    return write(em.fork());
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { prepareDelivery, runDelivery, type PreparedDelivery } from '../../src/r
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { TaskRecord } from '../../src/runtime/record';
-import { claim, releaseClaim } from '../../src/runtime/records/claim';
+import { claim, releaseClaim, type ClaimToken } from '../../src/runtime/records/claim';
 import type { SqsBatchResponse } from '../../src/runtime/types';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/events';
@@ -201,27 +201,38 @@ describe(`Claiming a batch (${engine})`, () => {
     expect([...runs].sort()).toEqual([...ids].sort());
   }, 30_000);
 
-  it('a delivery whose claim went out with the task before it, unconfirmed, runs the RUNNING row it holds; any other delivery skips it', async () => {
+  /** The token of the claim that holds `id` now (its message id and exact start time). */
+  const tokenOf = async (id: string): Promise<ClaimToken> => {
+    const [row] = await db.sql<{ message_id: string; micros: string }>('select message_id, (extract(epoch from start_time) * 1000000)::bigint::text as micros from task_record where id = ?', [id]);
+    return { id, taskName: 'claims.note', messageId: row.message_id, startMicros: row.micros };
+  };
+
+  it('a delivery whose claim went out with the task before it, unconfirmed, runs the RUNNING row held by exactly that claim; nothing else does', async () => {
     const [id] = await queued('claims.note', 1);
     const em = () => db.orm.em.fork() as EntityManager;
     const record = recordOf(id);
     expect(await claim(em(), id, 'claims.note', record.messageId)).not.toBeNull(); // committed, but its worker did not learn it
+    const token = await tokenOf(id);
     const prepared = prepareDelivery(record) as PreparedDelivery;
     const other = prepareDelivery({ ...record, messageId: 'another-message' }) as PreparedDelivery;
-    expect(await runDelivery(em(), other, { claimInDoubt: true })).toMatchObject({ kind: 'processed', status: 'skipped' });
+    expect(await runDelivery(em(), other, { claimInDoubt: { ...token, messageId: 'another-message' } })).toMatchObject({ kind: 'processed', status: 'skipped' });
     expect(await runDelivery(em(), prepared)).toMatchObject({ kind: 'processed', status: 'skipped' });
+    // The same message with another claim (another invocation's receive of it): not its own.
+    expect(await runDelivery(em(), prepared, { claimInDoubt: { ...token, startMicros: String(BigInt(token.startMicros) - 1n) } })).toMatchObject({ kind: 'processed', status: 'skipped' });
     expect(runs).toEqual([]);
-    expect(await runDelivery(em(), prepared, { claimInDoubt: true })).toMatchObject({ kind: 'processed', status: 'SUCCESS' });
+    expect(await runDelivery(em(), prepared, { claimInDoubt: token })).toMatchObject({ kind: 'processed', status: 'SUCCESS' });
     expect(runs).toEqual([id]);
   });
 
-  it('releaseClaim puts back only a RUNNING row this delivery holds', async () => {
+  it('releaseClaim puts back only the claim it names: not another message’s, not another claim of the same message', async () => {
     const [id] = await queued('claims.note', 1);
     const em = db.orm.em.fork() as EntityManager;
     expect(await claim(em, id, 'claims.note', 'message-a')).not.toBeNull();
-    expect(await releaseClaim(em, { id, taskName: 'claims.note', messageId: 'message-b' })).toBe(false);
+    const token = await tokenOf(id);
+    expect(await releaseClaim(em, { ...token, messageId: 'message-b' })).toBe(false);
+    expect(await releaseClaim(em, { ...token, startMicros: String(BigInt(token.startMicros) + 1n) })).toBe(false);
     expect(await statuses([id])).toEqual(['RUNNING']);
-    expect(await releaseClaim(em, { id, taskName: 'claims.note', messageId: 'message-a' })).toBe(true);
+    expect(await releaseClaim(em, token)).toBe(true);
     expect(await statuses([id])).toEqual(['QUEUED']);
     expect(await claim(em, id, 'claims.note', 'message-b')).not.toBeNull();
   });

@@ -128,9 +128,9 @@ describe(`Every statement on task_record is index-backed (${engine})`, () => {
     {
       name: 'SUCCESS with the next delivery’s claim (records/claim completeAndClaim)',
       call: (em) => completeAndClaim(em, ids.running, 1, { result: { ok: true } }, { id: ids.queued, taskName: 'scale.task0', messageId: 'message-3' }),
-      replies: () => [[{ completed: 1, next: null }]],
+      replies: () => [[{ completed: 1, next: null, start_micros: null }]],
     },
-    { name: 'put back a claim in doubt (records/claim releaseClaim)', call: (em) => releaseClaim(em, { id: ids.running, taskName: 'scale.task0', messageId: 'message-4' }) },
+    { name: 'put back a claim in doubt (records/claim releaseClaim)', call: (em) => releaseClaim(em, { id: ids.running, taskName: 'scale.task0', messageId: 'message-4', startMicros: '0' }) },
     { name: 'insert the rows of a flush (records/insert-queued-rows)', call: (em) => insertQueuedRows(em, [{ ...newRow(), enqueuedAt: new Date() }, { ...newRow(), enqueuedAt: new Date() }]) },
     { name: 'complete a RUNNING attempt (records/complete)', call: (em) => complete(em, ids.running, 1, { result: { ok: true } }) },
     { name: 'fail a RUNNING attempt (records/end-attempt)', call: (em) => fail(em, ids.running, 1, { traceback: 'Error: boom' }) },
