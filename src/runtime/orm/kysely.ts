@@ -166,6 +166,7 @@ export const kyselySeam: OrmSeam = {
     // leave the cancel of a statement in flight to discardClient: the lookup clears the query id it compares).
     const connection = await handle.connection.catch(() => undefined);
     const pool = await nativePool(em).catch(() => undefined);
+    if (handle.root.isCommitted || handle.root.isRolledBack) return; // it ended meanwhile: its connection is someone else's now
     const client = connection && findCheckedOutClient(pool, () => connection.executeQuery(compiledQuery('select 1', [])));
     // The em's later queries now fail at once.
     handle.abort.abort(new Error('the transaction was stopped at its hard timeout'));

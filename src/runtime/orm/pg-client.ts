@@ -37,24 +37,34 @@ export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<bo
   return Promise.race([promise.then(() => true, () => true), new Promise<false>((resolve) => setTimeout(resolve, ms, false).unref())]);
 }
 
+/** What a CancelRequest names: the server's session (pid and secret key) and where the server listens. */
+interface CancelTarget {
+  readonly processID: number;
+  readonly secretKey: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The session to cancel when the client has a statement in flight, else undefined (read before the client closes). */
+function runningStatementOf(client: PgClient): CancelTarget | undefined {
+  if (!client.activeQuery || !isPgClient(client)) return undefined;
+  return { processID: client.processID!, secretKey: client.secretKey!, host: client.host ?? 'localhost', port: client.port ?? 5432 };
+}
+
 /**
- * Cancels the statement a client runs with the protocol's CancelRequest, sent on a new socket: no pooled
- * connection and no authentication are needed (the pid and the secret key the server gave the client at
- * connect are the proof). Only when the client has a statement in flight (a cancel that arrives while it is
- * idle is ignored by the server, but one that arrives late could hit its next statement). Bounded, never throws.
+ * Sends the protocol's CancelRequest on a new socket: no pooled connection and no authentication are needed
+ * (the pid and the secret key the server gave the client at connect are the proof), and it works after the
+ * client's own socket has closed (the server still runs the statement). Bounded, never throws.
  */
-export async function cancelRunningStatement(client: PgClient, withinMs = 2_000): Promise<void> {
-  if (!client.activeQuery || !isPgClient(client)) return;
+async function sendCancelRequest(target: CancelTarget, withinMs: number): Promise<void> {
   const message = Buffer.alloc(16);
   message.writeInt32BE(16, 0);
   message.writeInt32BE(80877102, 4); // the CancelRequest code (1234 << 16 | 5678)
-  message.writeInt32BE(client.processID!, 8);
-  message.writeInt32BE(client.secretKey!, 12);
-  const host = client.host ?? 'localhost';
-  const port = client.port ?? 5432;
+  message.writeInt32BE(target.processID, 8);
+  message.writeInt32BE(target.secretKey, 12);
   await new Promise<void>((resolve) => {
     // A host starting with "/" is a Unix socket directory, as in pg.
-    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
+    const socket = target.host.startsWith('/') ? connect(`${target.host}/.s.PGSQL.${target.port}`) : connect(target.port, target.host);
     const done = () => {
       clearTimeout(timer);
       socket.destroy();
@@ -66,6 +76,15 @@ export async function cancelRunningStatement(client: PgClient, withinMs = 2_000)
     socket.once('close', done); // the server closes the socket once it has read the request
     socket.once('error', done);
   });
+}
+
+/**
+ * Cancels the statement a client runs, if it has one in flight (a cancel that arrives while the session is
+ * idle is ignored by the server, but one that arrived late could hit its next statement). Never throws.
+ */
+export async function cancelRunningStatement(client: PgClient, withinMs = 2_000): Promise<void> {
+  const target = runningStatementOf(client);
+  if (target) await sendCancelRequest(target, withinMs);
 }
 
 /**
@@ -100,20 +119,22 @@ export function findCheckedOutClient(pool: PgPool | undefined, send: () => Promi
 }
 
 /**
- * Closes a client's connection so that it is never handed to anyone again: a statement in flight is cancelled
- * first, then the socket is closed (the server rolls back the open transaction when its session ends), and a
- * pooled client goes back to pg-pool with an error, which discards it (the pool opens a new one when needed).
- * Resolves once the socket is closed, or after `withinMs`. Never throws.
+ * Closes a client's connection so that it is never handed to anyone again: at once (before anything else can
+ * use or release it), a pooled client goes back to pg-pool with an error, which discards it and closes its
+ * socket (the server rolls back the open transaction when the session ends; the pool opens a new connection
+ * when needed); then a statement it had in flight is cancelled. Resolves once the socket is closed, or after
+ * `withinMs`. Never throws.
  */
 export async function discardClient(client: PgClient, withinMs = 2_000): Promise<void> {
-  await cancelRunningStatement(client, withinMs);
+  const running = runningStatementOf(client);
   const closed = new Promise<void>((resolve) => client.once('end', resolve));
   try {
     if (client.release) client.release(new Error('cdk-lambda-tasks: discarding the connection of a run stopped at its hard timeout'));
     else void client.end().catch(() => undefined);
   } catch {
-    // Already released or ended: closing it once more is all that is left.
+    // Already released: close it all the same.
     void client.end().catch(() => undefined);
   }
+  if (running) await sendCancelRequest(running, withinMs);
   await settlesWithin(closed, withinMs);
 }
