@@ -201,11 +201,12 @@ describe(`A hard timeout frees its connection (${engine})`, () => {
       try {
         const { ownPid, sparePid } = await spare.held.promise;
         expect(sparePid).not.toBe(ownPid); // both of the worker's connections are the task's now
+        // MEASURE_MS=<ms> waits that long and prints how late the FAILED came (the figures in the closing note).
         const record = await settled(id, Number(process.env.MEASURE_MS ?? 6_000));
         expect(record).toMatchObject({ status: TaskStatus.FAILED, note: 'hard timeout' });
         expect(record!.traceback).toMatch(/^HardTimeLimitExceeded/);
         if (process.env.MEASURE_MS) process.stdout.write(`MEASURE ${hang}: FAILED ${(await lateness(id, 2)).toFixed(3)} s after the hard timeout\n`);
-        expect(await lateness(id, 2)).toBeLessThan(1.5);
+        expect(await lateness(id, 2)).toBeLessThan(2);
         stopped = true;
       } finally {
         if (!stopped) spare.release.resolve(); // not stopped: let the run end, so that the worker answers and can close
