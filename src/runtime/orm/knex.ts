@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Knex, EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
+import { cancelRunningStatement, isPgClient, settlesWithin } from './pg-client';
 import type { OrmSeam } from './seam';
 
 /** The knex transactor fields a hard timeout uses (knex 3 internals, pinned by the MikroORM 6 peer range). */
@@ -43,21 +44,24 @@ export const knexSeam: OrmSeam = {
     return em.getTransactionContext();
   },
 
-  async stopTransaction(em: EntityManager, transaction: unknown): Promise<void> {
+  async stopTransaction(_em: EntityManager, transaction: unknown): Promise<void> {
     const transactor = transaction as KnexTransactorLike | undefined;
     if (!transactor) return;
-    try {
-      // node-postgres knows its backend pid: no round trip is needed to learn it.
-      const connection = (await transactor.client?.acquireConnection?.()) as { processID?: unknown } | undefined;
-      if (typeof connection?.processID === 'number') await this.query(em, 'select pg_cancel_backend(?)', [connection.processID], 'outside');
-    } catch {
-      // Best effort: the rollback below still ends the transaction once the statement returns.
-    }
-    try {
-      await transactor.rollback?.();
-    } catch {
-      // Already finished or broken: nothing left to roll back.
-    }
+    // The transaction's own connection (a knex transaction's client hands it out without the pool).
+    const connection = await Promise.resolve(transactor.client?.acquireConnection?.()).catch(() => undefined);
+    // Nothing here waits for a pooled connection: the task may hold the pool's spare itself (a fork's
+    // transaction), and a pg_cancel_backend sent over the pool would wait for it. A statement in flight is
+    // cancelled with the protocol's CancelRequest on a new socket instead.
+    if (isPgClient(connection)) await cancelRunningStatement(connection);
+    // knex refuses the statements of the transaction's savepoints once its root has ended, so after the
+    // rollback the connection carries nothing of the abandoned run and can go back to the pool.
+    const rollback = Promise.resolve().then(() => transactor.rollback?.());
+    if ((await settlesWithin(rollback, 2_000)) || !isPgClient(connection)) return;
+    // Still not rolled back (a statement the cancel did not stop): close the connection. The server rolls the
+    // transaction back when the session ends, the rollback fails at once and knex releases the connection, and
+    // its pool discards it (knex marks a connection whose socket ended as disposed).
+    void connection.end().catch(() => undefined);
+    await settlesWithin(rollback, 2_000);
   },
 
   hasEntity(em: EntityManager, className: string): boolean {

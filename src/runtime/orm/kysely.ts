@@ -1,4 +1,5 @@
 import type { EntityManager, TransactionEventArgs } from '@mikro-orm/core';
+import { discardClient, findCheckedOutClient, settlesWithin, type PgPool } from './pg-client';
 import type { OrmSeam } from './seam';
 
 /*
@@ -27,6 +28,7 @@ interface KyselyTransaction extends QueryRunner {
 }
 /** kysely's PostgreSQL connection: it knows its backend pid and can cancel the statement it runs. */
 interface KyselyConnection {
+  executeQuery(query: object): Promise<unknown>;
   collectSessionInfo?(): Promise<void>;
   cancelQuery?(control: (consumer: (connection: KyselyConnection) => Promise<void>) => Promise<void>): Promise<void>;
 }
@@ -38,15 +40,11 @@ interface KyselyEntityManager {
   getConnection(): { getClient(): QueryRunner; getNativeClient?(): Promise<unknown> };
   getContext(validate: boolean): KyselyEntityManager;
 }
-/** node-postgres's pool and clients, as far as {@link kyselySeam.releaseBrokenConnections} reads them (pg-pool 3 internals). */
+/** node-postgres's clients, as far as {@link kyselySeam.releaseBrokenConnections} reads them (pg 8 internals). */
 interface PgClientState {
   _ended?: boolean;
   _queryable?: boolean;
   release?: (error?: Error) => void;
-}
-interface PgPoolState {
-  _clients?: PgClientState[];
-  _idle?: { client: PgClientState }[];
 }
 /** What {@link kyselySeam.currentTransaction} hands to {@link kyselySeam.stopTransaction}. */
 interface StopHandle {
@@ -79,6 +77,28 @@ function compiledQuery(text: string, params: readonly unknown[]): object {
  */
 const rootOfSavepoint = new WeakMap<object, KyselyTransaction>();
 const parentOfStarting = new WeakMap<object, KyselyTransaction>();
+/** Root transaction → the savepoints opened in it, to silence them when the root is stopped. */
+const savepointsOfRoot = new WeakMap<KyselyTransaction, Set<KyselyTransaction>>();
+
+/** The ORM's pg-pool (MikroORM 7 on PostgreSQL), or whatever else its driver holds (PGlite: no pool lists). */
+async function nativePool(em: EntityManager): Promise<PgPool | undefined> {
+  return (await kyselyEm(em).getConnection().getNativeClient?.()) as PgPool | undefined;
+}
+
+/**
+ * A savepoint of a stopped run refuses every later statement. kysely gives each savepoint its own state, so it
+ * does not know that its root has ended: its `rollback to savepoint` or `release savepoint`, sent when the
+ * abandoned run wakes up, would reach whichever transaction then holds the connection (on PGlite, the one
+ * connection there is). The methods MikroORM 7 calls on a transaction are shadowed on the instance.
+ */
+function refuseStatements(savepoint: KyselyTransaction): void {
+  const refuse = () => {
+    throw new Error('cdk-lambda-tasks: this transaction was stopped at its hard timeout; its savepoint can run nothing');
+  };
+  for (const method of ['executeQuery', 'getExecutor', 'savepoint', 'rollbackToSavepoint', 'releaseSavepoint', 'commit', 'rollback']) {
+    Object.defineProperty(savepoint, method, { configurable: true, writable: true, value: refuse });
+  }
+}
 
 function rootOf(transaction: KyselyTransaction | undefined): KyselyTransaction | undefined {
   if (!transaction?.savepointName) return transaction;
@@ -108,7 +128,11 @@ export const kyselySeam: OrmSeam = {
     const parent = parentOfStarting.get(args.em);
     parentOfStarting.delete(args.em);
     const transaction = args.transaction as KyselyTransaction | undefined;
-    if (parent && transaction?.savepointName) rootOfSavepoint.set(transaction, rootOfSavepoint.get(parent) ?? parent);
+    if (!parent || !transaction?.savepointName) return;
+    const root = rootOfSavepoint.get(parent) ?? parent;
+    rootOfSavepoint.set(transaction, root);
+    const savepoints = savepointsOfRoot.get(root) ?? new Set<KyselyTransaction>();
+    savepointsOfRoot.set(root, savepoints.add(transaction));
   },
 
   rootTransaction(em: EntityManager): object | undefined {
@@ -137,24 +161,36 @@ export const kyselySeam: OrmSeam = {
   async stopTransaction(em: EntityManager, transaction: unknown): Promise<void> {
     const handle = transaction as StopHandle | undefined;
     if (!handle || handle.root.isCommitted || handle.root.isRolledBack) return;
-    // The em's later queries now fail at once; kysely cancels a running statement that carries the signal.
+    for (const savepoint of savepointsOfRoot.get(handle.root) ?? []) refuseStatements(savepoint);
+    // The pg client under the transaction's connection (looked up before the abort below, which makes kysely
+    // leave the cancel of a statement in flight to discardClient: the lookup clears the query id it compares).
+    const connection = await handle.connection.catch(() => undefined);
+    const pool = await nativePool(em).catch(() => undefined);
+    if (handle.root.isCommitted || handle.root.isRolledBack) return; // it ended meanwhile: its connection is someone else's now
+    const client = connection && findCheckedOutClient(pool, () => connection.executeQuery(compiledQuery('select 1', [])));
+    // The em's later queries now fail at once.
     handle.abort.abort(new Error('the transaction was stopped at its hard timeout'));
-    // Roll back while holding the transaction's connection, so that no statement of the task runs between
-    // the rollback and the connection's return to the pool.
-    const rollback = handle.root.getExecutor().provideConnection(() => handle.root.rollback().execute()).then(() => true, () => true);
-    const settledWithin = (ms: number) => Promise.race([rollback, new Promise<false>((resolve) => setTimeout(resolve, ms, false).unref())]);
-    if (await settledWithin(1_000)) return;
+    if (client) {
+      // PostgreSQL: the connection is never handed on. Its statement in flight is cancelled (CancelRequest on a
+      // new socket: the pool may be exhausted, by the task itself too), its session closed (the server rolls
+      // the transaction back) and the pool discards it, so that nothing the abandoned run sends later, through
+      // any executor it still holds, can reach another task's transaction.
+      await discardClient(client);
+      return;
+    }
+    // PGlite (one connection, nothing to discard): roll back while holding the transaction's connection, so that
+    // no statement of the task runs between the rollback and the connection's return.
+    const rollback = handle.root.getExecutor().provideConnection(() => handle.root.rollback().execute());
+    if (await settlesWithin(rollback, 1_000)) return;
     try {
-      // A statement sent without the signal (the task's own kysely query) still runs: cancel it over a new
-      // connection (the pool may be exhausted), with the pid node-postgres already knows.
-      const connection = await handle.connection;
-      await connection.collectSessionInfo?.();
-      const client = kyselyEm(em).getConnection().getClient();
-      await connection.cancelQuery?.((consumer) => client.getExecutor().provideConnection(consumer));
+      // A statement sent without the signal (the task's own kysely query) still runs: cancel it.
+      await connection?.collectSessionInfo?.();
+      const pooled = kyselyEm(em).getConnection().getClient();
+      await connection?.cancelQuery?.((consumer) => pooled.getExecutor().provideConnection(consumer));
     } catch {
       // Best effort: the rollback still runs once the statement returns.
     }
-    await settledWithin(10_000);
+    await settlesWithin(rollback, 10_000);
   },
 
   async releaseBrokenConnections(em: EntityManager): Promise<void> {
@@ -162,9 +198,9 @@ export const kyselySeam: OrmSeam = {
     // server closed the connection, the rollback fails and the pg client stays checked out for ever (the pool
     // shrinks by one per dropped connection until the worker deadlocks). A checked-out client whose socket
     // has ended can serve nobody: give it back to the pool with an error, which discards it.
-    const pool = (await kyselyEm(em).getConnection().getNativeClient?.()) as PgPoolState | undefined;
-    const idle = new Set((pool?._idle ?? []).map((item) => item.client));
-    for (const client of pool?._clients ?? []) {
+    const pool = await nativePool(em);
+    const idle = new Set<unknown>((pool?._idle ?? []).map((item) => item.client));
+    for (const client of (pool?._clients ?? []) as PgClientState[]) {
       if (idle.has(client) || !(client._ended || client._queryable === false) || typeof client.release !== 'function') continue;
       client.release(new Error('cdk-lambda-tasks: discarding a connection the server closed'));
     }

@@ -29,8 +29,12 @@ export interface OrmSeam {
   /** The em's current transaction handle, to stop it later with {@link OrmSeam.stopTransaction}. */
   currentTransaction(em: EntityManager): unknown;
   /**
-   * Stops a transaction from outside (a hard timeout): on PostgreSQL cancels the statement its connection
-   * may be running (`pg_cancel_backend` over another pooled connection), then rolls it back. Never throws.
+   * Stops a transaction from outside (a hard timeout) without needing another pooled connection (the task may
+   * hold the pool's spare itself): on PostgreSQL a statement in flight is cancelled with the protocol's
+   * CancelRequest on a new socket. MikroORM 6 then rolls back (knex refuses the root's savepoints once it has
+   * ended) and closes the connection if that does not finish; MikroORM 7 discards the connection (the server
+   * rolls back as the session ends; the pool opens a new one), because its savepoints do not know that their
+   * root has ended and would send their late statements into the next task's transaction. Never throws.
    */
   stopTransaction(em: EntityManager, transaction: unknown): Promise<void>;
   /**
