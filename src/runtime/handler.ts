@@ -1,9 +1,11 @@
 import type { EntityManager, MikroORM, Options } from '@mikro-orm/core';
 import { registerBuiltInTasks } from './cleanup';
+import { getLambdaTasksConfig } from './config';
 import { isMaintenanceEvent, isScheduleEvent } from './contract';
 import { decideDeadline } from './deadline';
 import { claimRequestOf, prepareDelivery, runDelivery, type BeforeRun, type DeliveryResult, type PreparedDelivery } from './delivery';
 import { LambdaTasksError, toError } from './errors';
+import { isSqsEvent, unrecognisedEventError } from './event-kind';
 import { libraryLog } from './logger';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceResult } from './maintenance';
 import { bodyNamingRow, type MessageBody } from './message';
@@ -74,7 +76,10 @@ function collectTasks(tasks: CreateHandlerOptions['tasks']): RegisteredTask[] {
  * Creates the worker's Lambda handler: for an SQS event it claims and runs each record's task
  * and returns `{ batchItemFailures }` listing exactly the messages that could be neither run nor
  * handed on (malformed, unknown task, database unreachable before the claim); a task's own failure
- * is recorded FAILED and never goes there. The scheduled maintenance event runs `runMaintenance`.
+ * is recorded FAILED and never goes there. The scheduled maintenance event runs `runMaintenance`; a schedule
+ * tick enqueues its task; any other event throws `ConfigurationError` (the invocation fails). At cold start the
+ * configuration is validated: a `ConfigurationError` there fails the initialisation, so no message is handled
+ * with it (the batch goes back to SQS and the rows stay QUEUED).
  *
  * @example
  * // src/worker.ts
@@ -96,8 +101,12 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
   let ormPromise: Promise<MikroORM> | undefined;
   const init = (): Promise<MikroORM> => {
     ormPromise ??= (async (): Promise<MikroORM> => {
-      if (options.orm) return options.orm;
+      if (options.orm) {
+        getLambdaTasksConfig(); // a configuration error fails the initialisation: no message is handled with it
+        return options.orm;
+      }
       await resolveSecretsIntoEnv();
+      getLambdaTasksConfig(); // after the secrets, which may fill LAMBDA_TASKS_* variables; before any task runs
       return initOrm(withLambdaTasks(await options.ormConfig!()) as Options, concurrency + 1);
     })().catch((error: unknown) => {
       ormPromise = undefined; // a rejected init is not cached: the next invocation tries again
@@ -116,7 +125,8 @@ export function createHandler(options: CreateHandlerOptions): TaskHandler {
       return { maintenance: await runMaintenance({ ...options.maintenance, em: orm.em.fork() }) };
     }
     if (isScheduleEvent(event)) return runScheduleEvent(event, (await init()).em, scheduleProblems);
-    const records = (event as SqsEventLike).Records ?? [];
+    if (!isSqsEvent(event)) throw unrecognisedEventError(event); // the invocation fails: nothing is dropped silently
+    const records = event.Records;
     let orm: MikroORM;
     try {
       orm = await init();

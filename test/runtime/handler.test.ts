@@ -2,12 +2,15 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { configureLambdaTasks } from '../../src/runtime/config';
+import { LambdaTasksError } from '../../src/runtime/errors';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { getTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
+import { lambdaContext } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { withLogs } from '../support/logs';
 import { configureForQueues } from '../support/tasks-env';
@@ -229,6 +232,56 @@ describe(`The worker handler end to end (${engine})`, () => {
     expect(await effects('greet:Flaky')).toBe(1);
     await flaky.close();
     await fauxqs.drain(queue.dlqUrl).then((dead) => fauxqs.deleteMessages(queue.dlqUrl, dead));
+  });
+
+  describe('a worker whose configuration is invalid fails its initialisation: the batch goes back, rows stay QUEUED', () => {
+    const saved = process.env.LAMBDA_TASKS_QUEUES;
+    afterEach(() => {
+      if (saved === undefined) delete process.env.LAMBDA_TASKS_QUEUES;
+      else process.env.LAMBDA_TASKS_QUEUES = saved;
+    });
+    it.each([
+      ['without LAMBDA_TASKS_QUEUES', undefined, /LAMBDA_TASKS_QUEUES: is not set: give at least .*default.*SQS queue URL/],
+      ['with LAMBDA_TASKS_QUEUES that is not JSON', '{"default": https://sqs', /LAMBDA_TASKS_QUEUES: is not valid JSON .*; expected .*default.*https:\/\/sqs/],
+    ])('%s', async (_title, value, named) => {
+      const id = await enqueue(db, (em) => greet.executeOnCommit({ name: 'Misconfigured' }, { em }));
+      const messages = await receiveMessages({ fauxqs, queue }, 1);
+      // The worker's environment: no queues in code, the variable missing or broken.
+      configureLambdaTasks({ sqsClient: fauxqs.client });
+      if (value === undefined) delete process.env.LAMBDA_TASKS_QUEUES;
+      else process.env.LAMBDA_TASKS_QUEUES = value;
+      const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+      let ormConfigs = 0;
+      // Both ways to give the ORM: an initialised one, and a config built at cold start (never built here).
+      const worker = value === undefined
+        ? createHandler({ tasks, orm: db.orm })
+        : createHandler({ tasks, ormConfig: () => (ormConfigs++, db.orm.config.getAll() as never) });
+      const { response } = await deliver({ fauxqs, queue }, worker, { messages });
+      const logged = errors.mock.calls.map((c) => String(c[0]));
+      errors.mockRestore();
+      info.mockRestore();
+      warn.mockRestore();
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: messages[0].MessageId }]);
+      expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED, note: null, startTime: null });
+      expect(logged.some((line) => line.includes('worker initialisation failed') && named.test(line))).toBe(true);
+      // Without the queue map the release (visibility 0) goes to the queue's regional URL, which fauxqs does not
+      // serve: here the message waits out its visibility timeout instead; remove it so no later test receives it.
+      await fauxqs.deleteMessages(queue.url, messages);
+      expect(ormConfigs).toBe(0);
+      await worker.close();
+    });
+  });
+
+  it('throws for an event it does not recognise (a mistyped schedule tick fails the invocation, never an empty batch response)', async () => {
+    for (const event of [{ lambdaTask: 'schedule', schedule: 'nightly' }, {}, { Records: 'not a list' }, { Records: [{ body: '{}' }] }]) {
+      const rejection = handler(event, lambdaContext()).then(() => 'resolved', (error: unknown) => error);
+      await expect(rejection).resolves.toBeInstanceOf(LambdaTasksError);
+      await expect(rejection).resolves.toMatchObject({ message: expect.stringMatching(/^event: not an SQS event, a schedule event .* or the maintenance event/) });
+    }
+    const named = await handler({ lambdaTask: 'schedule' }, lambdaContext()).catch((error: Error) => error.message);
+    expect(named).toContain('"lambdaTask"'); // names what it got
   });
 
   itOnPostgres('does not overwrite a row FAILED by someone else with a late SUCCESS', async () => {
