@@ -40,6 +40,14 @@ export interface LambdaTasksOptions {
    */
   readonly onDispatchError?: 'log' | 'throw';
   /**
+   * How long, in milliseconds, the outbox may keep a committed caller's flush or commit promise pending: reading
+   * back which rows committed, every send (all attempts: each is aborted at the bound) and setting
+   * `dispatched_at`, together. What is not done by then is left to the relay (the rows keep `dispatched_at` null).
+   * An integer from 100 to 900000. Eager mode runs the tasks themselves and is not bounded by it.
+   * @default - `LAMBDA_TASKS_DISPATCH_TIMEOUT_MS`, else 10000
+   */
+  readonly dispatchTimeoutMs?: number;
+  /**
    * The SQS client used for sending.
    * @default - a client from the AWS SDK's default chain (`AWS_ENDPOINT_URL_SQS` is honoured), with a 2 s connection
    * and a 5 s request timeout and 3 attempts; give yours the same kind of timeouts (`requestHandler: { connectionTimeout, requestTimeout }`)
@@ -55,7 +63,11 @@ export interface ResolvedLambdaTasksConfig {
   readonly eager: boolean;
   readonly eagerPropagate: boolean;
   readonly onDispatchError: 'log' | 'throw';
+  readonly dispatchTimeoutMs: number;
 }
+
+/** The default of `dispatchTimeoutMs`: everything after a commit within 10 s, well inside API Gateway's 29 s. */
+export const DEFAULT_DISPATCH_TIMEOUT_MS = 10_000;
 
 let options: LambdaTasksOptions = {};
 let resolved: ResolvedLambdaTasksConfig | undefined;
@@ -82,6 +94,7 @@ export function resetLambdaTasksConfig(): void {
 }
 
 const timeoutSchema = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
+const dispatchTimeoutSchema = z.number().int().min(100).max(MAX_TIMEOUT_SECONDS * 1000);
 const queueSettingsSchema = z.union([
   z.url(),
   z.strictObject({
@@ -145,6 +158,13 @@ function resolveConfig(): ResolvedLambdaTasksConfig {
     "use 'log' or 'throw'",
   );
 
+  const dispatchField = options.dispatchTimeoutMs !== undefined ? 'dispatchTimeoutMs' : 'LAMBDA_TASKS_DISPATCH_TIMEOUT_MS';
+  const dispatchRaw = options.dispatchTimeoutMs ?? process.env.LAMBDA_TASKS_DISPATCH_TIMEOUT_MS?.trim();
+  const dispatchTimeoutMs = dispatchRaw === undefined || dispatchRaw === ''
+    ? DEFAULT_DISPATCH_TIMEOUT_MS
+    : parseField(dispatchField, dispatchTimeoutSchema, typeof dispatchRaw === 'string' && /^\d+$/.test(dispatchRaw) ? Number(dispatchRaw) : dispatchRaw,
+      'an integer number of milliseconds from 100 to 900000');
+
   const queuesField = options.queues !== undefined ? 'queues' : QUEUES_ENV;
   const rawQueues = options.queues ?? envQueues();
   let queues: Record<string, QueueSettings> = {};
@@ -165,7 +185,7 @@ function resolveConfig(): ResolvedLambdaTasksConfig {
     if (!eager) throw new ConfigurationError(queuesField, 'must include a "default" queue');
     queues = { default: {}, ...queues };
   }
-  return { queues, defaultSoftTimeout, defaultHardTimeout, eager, eagerPropagate, onDispatchError };
+  return { queues, defaultSoftTimeout, defaultHardTimeout, eager, eagerPropagate, onDispatchError, dispatchTimeoutMs };
 }
 
 /** The validated configuration, resolved from options and environment on first use. Throws `ConfigurationError`. */
@@ -195,8 +215,9 @@ export function configuredQueuesOrNone(): Readonly<Record<string, QueueSettings>
 
 /**
  * The connection and request timeouts of the SQS client the library creates (milliseconds), so no send can
- * hang a commit or a worker: an endpoint that accepts connections and never answers fails after 5 s per
- * attempt (3 attempts). A client passed as `sqsClient` should set its own (`requestHandler: { … }`).
+ * hang a worker: an endpoint that accepts connections and never answers fails after 5 s per attempt
+ * (3 attempts). Sends after a commit are bounded by `dispatchTimeoutMs` as well, whichever client sends them.
+ * A client passed as `sqsClient` should set its own (`requestHandler: { … }`).
  */
 export const SQS_REQUEST_TIMEOUTS = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
 

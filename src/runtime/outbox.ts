@@ -12,15 +12,20 @@ import { insertQueuedRows } from './records/insert-queued-rows';
 import { markDispatched } from './records/mark-dispatched';
 import type { NewTaskRow } from './records/row';
 import { selectQueuedIds } from './records/select-queued-ids';
-import { sendTaskMessages, type OutgoingTask } from './sqs';
+import { sendTaskMessages, type OutgoingTask, type SendOutcome } from './sqs';
 
 /**
- * How long, after a commit, the outbox may keep the caller's flush or commit promise pending: each database
- * step (reading which rows committed, setting `dispatched_at`) at most `databaseMs`, all sends together at
- * most `sendMs` (the SQS client the library creates also has connection and request timeouts). What does not
- * finish in time is left to the relay. Eager mode runs the tasks themselves, which takes as long as they do.
+ * How the dispatch bound (`dispatchTimeoutMs`) is shared after a commit: each database step (reading which rows
+ * committed, setting `dispatched_at`) takes at most `databaseMs` of what is left, and the sends leave a
+ * `reserveFraction` of the bound (at most `databaseMs`) for setting `dispatched_at`. What does not finish in time
+ * is left to the relay. Eager mode runs the tasks themselves, which takes as long as they do.
  */
-export const POST_COMMIT_LIMITS = { databaseMs: 5_000, sendMs: 30_000 } as const;
+export const POST_COMMIT_LIMITS = { databaseMs: 2_000, reserveFraction: 0.2 } as const;
+
+/** The time left until a deadline, in milliseconds (never negative). */
+function leftUntil(deadline: number): number {
+  return Math.max(0, deadline - Date.now());
+}
 
 /** Rejects when `promise` takes longer than `ms` (the promise itself goes on; its late result is ignored). */
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -160,18 +165,20 @@ export class TaskDispatchSubscriber implements EventSubscriber {
    * After a commit: sends the committed tasks (or runs them, in eager mode), sets `dispatched_at` on the
    * sent rows, and leaves everything else to the relay. Nothing here rejects the caller's promise except
    * `onDispatchError: 'throw'` (a `TaskDispatchError`, `committed: true`) and, in eager mode,
-   * `eagerPropagate`; nothing keeps it pending longer than the bounds in {@link POST_COMMIT_LIMITS}.
+   * `eagerPropagate`; nothing keeps it pending longer than `dispatchTimeoutMs` (shared as {@link POST_COMMIT_LIMITS} says).
    */
   private async dispatchCommitted(em: EntityManager, tasks: readonly OutgoingTask[], options: { unsure?: readonly string[] } = {}): Promise<void> {
     if (tasks.length === 0) return;
+    const committedAt = Date.now();
     let onDispatchError: 'log' | 'throw' = 'log';
     try {
       const config = getLambdaTasksConfig();
       onDispatchError = config.onDispatchError;
+      const deadline = committedAt + config.dispatchTimeoutMs;
       // Rows inserted in a savepoint that was rolled back never committed: of those, send only the rows that exist.
-      const committed = options.unsure?.length ? await this.committedOnly(em, tasks, options.unsure) : tasks;
+      const committed = options.unsure?.length ? await this.committedOnly(em, tasks, options.unsure, deadline) : tasks;
       if (config.eager) await this.runInProcess(em, committed);
-      else await this.send(em, committed, onDispatchError);
+      else await this.send(em, committed, onDispatchError, deadline, config.dispatchTimeoutMs);
     } catch (error) {
       if (error instanceof TaskDispatchError) throw error;
       if (error instanceof EagerTaskError) throw error.taskError; // eagerPropagate: the task's own error
@@ -181,16 +188,27 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     }
   }
 
-  private async committedOnly(em: EntityManager, tasks: readonly OutgoingTask[], unsure: readonly string[]): Promise<readonly OutgoingTask[]> {
-    const ids = await withTimeout(selectQueuedIds(em, unsure), POST_COMMIT_LIMITS.databaseMs, 'reading the committed task rows');
+  private async committedOnly(em: EntityManager, tasks: readonly OutgoingTask[], unsure: readonly string[], deadline: number): Promise<readonly OutgoingTask[]> {
+    const ids = await withTimeout(selectQueuedIds(em, unsure), Math.min(POST_COMMIT_LIMITS.databaseMs, leftUntil(deadline)), 'reading the committed task rows');
     const check = new Set(unsure);
     return tasks.filter((t) => !check.has(t.id) || ids.has(t.id));
   }
 
-  private async send(em: EntityManager, tasks: readonly OutgoingTask[], onDispatchError: 'log' | 'throw'): Promise<void> {
-    const outcome = await sendTaskMessages(tasks, { signal: AbortSignal.timeout(POST_COMMIT_LIMITS.sendMs) });
+  /** Sends within the bound (every attempt aborted at the send deadline), then sets `dispatched_at` in what is left. */
+  private async send(em: EntityManager, tasks: readonly OutgoingTask[], onDispatchError: 'log' | 'throw', deadline: number, boundMs: number): Promise<void> {
+    const sendMs = leftUntil(deadline - Math.min(POST_COMMIT_LIMITS.databaseMs, boundMs * POST_COMMIT_LIMITS.reserveFraction));
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`sending took longer than the dispatch bound (dispatchTimeoutMs ${boundMs})`)), sendMs);
+    const sending = sendTaskMessages(tasks, { signal: abort.signal });
+    let outcome: SendOutcome;
     try {
-      await withTimeout(markDispatched(em, outcome.sent), POST_COMMIT_LIMITS.databaseMs, 'setting dispatched_at');
+      // Raced as well: the bound holds even if a client ignored the abort; then nothing counts as sent.
+      outcome = await withTimeout(sending, sendMs + 50, 'sending').catch((error: unknown) => ({ sent: [], failed: tasks.map((t) => ({ id: t.id, reason: toError(error).message })), deferred: [], firstError: error }));
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      await withTimeout(markDispatched(em, outcome.sent), Math.min(POST_COMMIT_LIMITS.databaseMs, leftUntil(deadline)), 'setting dispatched_at');
     } catch (error) {
       // The messages are out; a relay may send them again and the claim skips the duplicate.
       libraryLog.warn('could not set dispatched_at after sending', { taskIds: outcome.sent, error: toError(error).message });

@@ -2,7 +2,7 @@ import { configureLambdaTasks, getLambdaTasksConfig, getQueueSettings, resetLamb
 import { ConfigurationError } from '../../src/runtime/errors';
 import { resetLambdaTasksConfiguration } from '../../src/runtime/testing';
 
-const VARS = ['LAMBDA_TASKS_QUEUES', 'LAMBDA_TASKS_DEFAULT_SOFT_TIMEOUT', 'LAMBDA_TASKS_DEFAULT_HARD_TIMEOUT', 'LAMBDA_TASKS_EAGER', 'LAMBDA_TASKS_EAGER_PROPAGATE', 'LAMBDA_TASKS_ON_DISPATCH_ERROR'];
+const VARS = ['LAMBDA_TASKS_QUEUES', 'LAMBDA_TASKS_DEFAULT_SOFT_TIMEOUT', 'LAMBDA_TASKS_DEFAULT_HARD_TIMEOUT', 'LAMBDA_TASKS_EAGER', 'LAMBDA_TASKS_EAGER_PROPAGATE', 'LAMBDA_TASKS_ON_DISPATCH_ERROR', 'LAMBDA_TASKS_DISPATCH_TIMEOUT_MS'];
 const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
 
 function setEnv(values: Record<string, string>): void {
@@ -37,6 +37,7 @@ describe('Function: getLambdaTasksConfig()', () => {
       eager: false,
       eagerPropagate: false,
       onDispatchError: 'log',
+      dispatchTimeoutMs: 10_000,
     });
   });
 
@@ -55,6 +56,22 @@ describe('Function: getLambdaTasksConfig()', () => {
       LAMBDA_TASKS_ON_DISPATCH_ERROR: 'throw',
     });
     expect(getLambdaTasksConfig()).toMatchObject({ defaultSoftTimeout: 240, defaultHardTimeout: 270, eagerPropagate: true, onDispatchError: 'throw' });
+  });
+
+  it('reads dispatchTimeoutMs from the option or LAMBDA_TASKS_DISPATCH_TIMEOUT_MS (default 10 s) and refuses bad values, naming the field', () => {
+    setEnv({ LAMBDA_TASKS_QUEUES: '{"default":"https://q/d"}', LAMBDA_TASKS_DISPATCH_TIMEOUT_MS: '2500' });
+    expect(getLambdaTasksConfig().dispatchTimeoutMs).toBe(2500);
+    configureLambdaTasks({ dispatchTimeoutMs: 4000 });
+    expect(getLambdaTasksConfig().dispatchTimeoutMs).toBe(4000);
+    for (const bad of ['10s', '50', '1.5', '-1', '900001']) {
+      setEnv({ LAMBDA_TASKS_QUEUES: '{"default":"https://q/d"}', LAMBDA_TASKS_DISPATCH_TIMEOUT_MS: bad });
+      const error = configError();
+      expect(error.field).toBe('LAMBDA_TASKS_DISPATCH_TIMEOUT_MS');
+      expect(error.message).toMatch(/^LAMBDA_TASKS_DISPATCH_TIMEOUT_MS: .*an integer number of milliseconds from 100 to 900000/);
+    }
+    setEnv({ LAMBDA_TASKS_QUEUES: '{"default":"https://q/d"}' });
+    configureLambdaTasks({ dispatchTimeoutMs: 0.5 });
+    expect(configError().field).toBe('dispatchTimeoutMs');
   });
 
   it('lets configureLambdaTasks() options win over the environment', () => {

@@ -3,7 +3,7 @@ import { EntitySchema, MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
-import { resetLambdaTasksConfig } from '../../src/runtime/config';
+import { DEFAULT_DISPATCH_TIMEOUT_MS, resetLambdaTasksConfig } from '../../src/runtime/config';
 import { TaskDispatchError } from '../../src/runtime/errors';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { getTask, waitForTask } from '../../src/runtime/polling';
@@ -12,6 +12,7 @@ import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { enqueue } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { withLogs } from '../support/logs';
+import { startSilentEndpoint, withSqsEndpointEnv } from '../support/silent-endpoint';
 import { recordStatements } from '../support/statements';
 import { configureForQueues, countCommands, drainTaskIds } from '../support/tasks-env';
 import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
@@ -315,6 +316,84 @@ describe(`Dispatch after commit (${engine})`, () => {
     expect(error).toMatchObject({ taskIds: [failedId] });
     const rows = await db.sql<{ id: string; dispatched: boolean }>('select id, dispatched_at is not null as dispatched from task_record where id in (?)', [ids]);
     expect(Object.fromEntries(rows.map((r) => [r.id, r.dispatched]))).toEqual(Object.fromEntries(ids.map((id) => [id, id !== failedId])));
+  });
+
+  describe('the dispatch bound (dispatchTimeoutMs) on an SQS endpoint that accepts connections and never answers', () => {
+    /** Generous for a busy machine: the bound plus 5 s. */
+    const SLACK_MS = 5_000;
+    afterEach(() => {
+      delete process.env.LAMBDA_TASKS_DISPATCH_TIMEOUT_MS;
+      resetLambdaTasksConfig();
+    });
+
+    /** Commits one task with the given setup, timing the caller's commit from its start to its settling. */
+    async function commitAgainst(hungUrl: string): Promise<{ id: string; elapsed: number; outcome: unknown }> {
+      let id = '';
+      const started = Date.now();
+      const outcome = await fork()
+        .transactional(async (em) => {
+          em.persist(order('kept whatever the dispatch does'));
+          id = ping.executeOnCommit({ n: 1 }, { em });
+        })
+        .then(() => 'resolved', (error: unknown) => error);
+      const elapsed = Date.now() - started;
+      process.stdout.write(`dispatch bound: the commit settled after ${elapsed} ms (endpoint ${hungUrl})\n`);
+      return { id, elapsed, outcome };
+    }
+
+    it('the library’s own client, the default bound: the commit resolves within 10 s, the row waits for the relay', async () => {
+      const hung = await startSilentEndpoint();
+      const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      try {
+        await withSqsEndpointEnv(hung.url, async () => {
+          resetLambdaTasksConfig();
+          configureForQueues({ ...queues, default: { ...queues.default, url: `${hung.url}/000000000000/hung` } });
+          const { id, elapsed, outcome } = await commitAgainst(hung.url);
+          expect(outcome).toBe('resolved');
+          expect(hung.sockets.size).toBeGreaterThan(0); // the send reached the endpoint and waited for it
+          expect(elapsed).toBeLessThan(DEFAULT_DISPATCH_TIMEOUT_MS + SLACK_MS);
+          expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED, dispatchedAt: null });
+          expect(errors).toHaveBeenCalledWith(expect.stringContaining(id));
+        });
+      } finally {
+        errors.mockRestore();
+        await hung.close();
+        resetLambdaTasksConfig();
+      }
+    }, 60_000);
+
+    it.each([
+      ['the option', 'log'],
+      ['LAMBDA_TASKS_DISPATCH_TIMEOUT_MS', 'throw'],
+    ] as const)('a client with no timeouts of its own, the bound from %s, onDispatchError %s: settles within it', async (from, onDispatchError) => {
+      const bound = 1_500;
+      const hung = await startSilentEndpoint();
+      // No request timeout, no retry limit worth the name: only the outbox's abort ends its send.
+      const client = new SQSClient({ endpoint: hung.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 5 });
+      if (from !== 'the option') process.env.LAMBDA_TASKS_DISPATCH_TIMEOUT_MS = String(bound);
+      configureForQueues(
+        { ...queues, default: { ...queues.default, url: `${hung.url}/000000000000/hung` } },
+        { sqsClient: client, onDispatchError, ...(from === 'the option' ? { dispatchTimeoutMs: bound } : {}) },
+      );
+      const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      try {
+        const { id, elapsed, outcome } = await commitAgainst(hung.url);
+        if (onDispatchError === 'throw') {
+          expect(outcome).toBeInstanceOf(TaskDispatchError);
+          expect(outcome).toMatchObject({ taskIds: [id], committed: true });
+        } else {
+          expect(outcome).toBe('resolved');
+        }
+        expect(hung.sockets.size).toBeGreaterThan(0);
+        expect(elapsed).toBeLessThan(bound + SLACK_MS);
+        expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.QUEUED, dispatchedAt: null });
+        expect(await fork().count(OrderSchema, { item: 'kept whatever the dispatch does' })).toBeGreaterThan(0);
+      } finally {
+        errors.mockRestore();
+        client.destroy();
+        await hung.close();
+      }
+    }, 60_000);
   });
 
   it('uses the SDK default chain when no client is given (AWS_ENDPOINT_URL_SQS)', async () => {
