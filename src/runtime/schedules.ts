@@ -1,13 +1,15 @@
 /**
  * Scheduled tasks: the construct's `schedules` checked when the worker starts, and the schedule event turned
- * into one task per tick (through the outbox, idempotent per schedule and scheduled time).
+ * into one task per tick (through the outbox, idempotent per schedule, task and scheduled time).
  */
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod/v4';
 import { SCHEDULE_NAME_PATTERN, SCHEDULES_ENV, type ScheduledInvocation } from './contract';
 import { executeOnCommitOnce } from './enqueue';
 import { ConfigurationError, TaskNotRegisteredError, toError } from './errors';
 import { libraryLog } from './logger';
+import { findByIdempotencyKey } from './records/find-by-idempotency-key';
 import { findTask } from './registry';
 import { formatZodIssues } from './zod-issues';
 
@@ -63,9 +65,30 @@ export function checkSchedules(env: NodeJS.ProcessEnv = process.env): ReadonlyMa
   return problems;
 }
 
+/** The longest idempotency key the column holds. */
+const MAX_KEY_LENGTH = 255;
+
 /**
- * Handles one schedule event: enqueues its task through the outbox with the idempotency key
- * `schedule:<name>:<scheduledTime>`, so a tick delivered twice (scheduler or Lambda retries) runs the task once.
+ * The idempotency key of a schedule's tick for a task: `schedule:<name>:<task>:<scheduledTime>`, so a schedule
+ * pointed at another task gets its own key for a tick delivered again. When that would not fit in 255 characters
+ * (a long schedule and task name), the task name is replaced by `#` and 32 hex digits of its SHA-256.
+ */
+export function scheduleIdempotencyKey(schedule: string, taskName: string, scheduledTime: Date): string {
+  const time = scheduledTime.toISOString();
+  const key = `schedule:${schedule}:${taskName}:${time}`;
+  if (key.length <= MAX_KEY_LENGTH) return key;
+  return `schedule:${schedule}:#${createHash('sha256').update(taskName).digest('hex').slice(0, 32)}:${time}`;
+}
+
+/** The key of a tick enqueued by a version before the task was in it (`schedule:<name>:<scheduledTime>`). */
+function legacyScheduleKey(schedule: string, scheduledTime: Date): string {
+  return `schedule:${schedule}:${scheduledTime.toISOString()}`;
+}
+
+/**
+ * Handles one schedule event: enqueues its task through the outbox with the idempotency key of
+ * {@link scheduleIdempotencyKey}, so a tick delivered twice (scheduler or Lambda retries) runs the task once,
+ * also when it was first enqueued under the older key without the task name.
  * Throws (the invocation fails, loudly) for a malformed event or a schedule refused by {@link checkSchedules}.
  */
 export async function runScheduleEvent(event: unknown, em: EntityManager, problems: ReadonlyMap<string, string>): Promise<ScheduleResponse> {
@@ -76,8 +99,12 @@ export async function runScheduleEvent(event: unknown, em: EntityManager, proble
   if (problem) throw new ConfigurationError(`schedules.${schedule}`, problem);
   const task = findTask(taskName);
   if (!task) throw new TaskNotRegisteredError(taskName);
-  const key = `schedule:${schedule}:${new Date(scheduledTime).toISOString()}`;
-  const taskId = await em.fork().transactional((tem) => executeOnCommitOnce(task, kwargs, { em: tem, key }));
+  const time = new Date(scheduledTime);
+  const taskId = await em.fork().transactional(async (tem) => {
+    const earlier = await findByIdempotencyKey(tem, legacyScheduleKey(schedule, time));
+    if (earlier?.taskName === taskName) return earlier.id; // this tick, enqueued before an upgrade
+    return executeOnCommitOnce(task, kwargs, { em: tem, key: scheduleIdempotencyKey(schedule, taskName, time) });
+  });
   libraryLog.info('schedule tick enqueued', { schedule, scheduledTime, taskId, taskName });
   return { schedule: { name: schedule, scheduledTime, taskId } };
 }
