@@ -5,7 +5,7 @@
 import type * as zc from 'zod/v4/core';
 import { MAX_RUN_AHEAD_SECONDS, MAX_TIMEOUT_SECONDS } from './contract';
 import { TaskValidationError } from './errors';
-import { toJsonValue } from './json-value';
+import { isDate, jsonValueFault, toJsonValue } from './json-value';
 import type { RegisteredTask } from './registry';
 import type { TaskArgsSchema } from './task-types';
 import { formatZodIssues } from './zod-issues';
@@ -31,7 +31,11 @@ export function makeValidator(name: string, schema: TaskArgsSchema): RegisteredT
       if (error instanceof RangeError) throw new TaskValidationError(name, field, `cannot be validated (${error.message}): nest it less deeply`);
       throw error;
     }
-    if (!parsed.success) throw new TaskValidationError(name, field, formatZodIssues(parsed.error?.issues ?? []));
+    if (!parsed.success) {
+      // Arguments that cannot be stored at all say so first: whatever the schema says of them, that is the fix.
+      const fault = jsonValueFault(args, field);
+      throw new TaskValidationError(name, field, fault ? `${fault}; task arguments are stored and sent as JSON` : formatZodIssues(parsed.error?.issues ?? []));
+    }
     const input = toJsonValue(args as Record<string, unknown>, field, (reason) => new TaskValidationError(name, field, `${reason}; task arguments are stored and sent as JSON`));
     return { input, output: parsed.data };
   };
@@ -47,18 +51,20 @@ export function checkDelay(name: string, delay: unknown): number {
 }
 
 /**
- * When an invocation may run, from `delay` (seconds) or `runAt` (a Date), at most one of them: now when neither
+ * When an invocation may run, from `delay` (seconds) or `runAt` (a Date, of any realm), at most one of them: now when neither
  * is given, now for a `runAt` in the past. Beyond SQS's 900 s the row waits in the table and the maintenance
  * relay sends it when it is due within 900 s.
  */
 export function checkRunAfter(name: string, delay: unknown, runAt: unknown, now = Date.now()): Date {
   if (delay !== undefined && runAt !== undefined) throw new TaskValidationError(name, 'runAt', 'give delay or runAt, not both');
   if (runAt !== undefined) {
-    if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) throw new TaskValidationError(name, 'runAt', `${String(runAt)} is not a valid Date`);
-    if (runAt.getTime() - now > MAX_RUN_AHEAD_SECONDS * 1000) {
-      throw new TaskValidationError(name, 'runAt', `${runAt.toISOString()} is more than ${MAX_RUN_AHEAD_SECONDS / 86_400} days ahead`);
+    // A Date of any realm (isDate), read through this realm's Date so a look-alike object cannot pass.
+    const at = isDate(runAt) ? Date.prototype.getTime.call(runAt) : Number.NaN;
+    if (Number.isNaN(at)) throw new TaskValidationError(name, 'runAt', `${String(runAt)} is not a valid Date`);
+    if (at - now > MAX_RUN_AHEAD_SECONDS * 1000) {
+      throw new TaskValidationError(name, 'runAt', `${new Date(at).toISOString()} is more than ${MAX_RUN_AHEAD_SECONDS / 86_400} days ahead`);
     }
-    return new Date(Math.max(now, runAt.getTime()));
+    return new Date(Math.max(now, at));
   }
   if (delay === undefined) return new Date(now);
   if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) {

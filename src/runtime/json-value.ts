@@ -1,5 +1,20 @@
 import { unstorableFault } from './text';
 
+/**
+ * Whether a value is a Date of any realm (a vm context, an iframe, another bundle's globals), not only of this
+ * one: `instanceof Date` misses those. The check reads the internal time value, so a look-alike object is no Date.
+ */
+export function isDate(value: unknown): value is Date {
+  if (value instanceof Date) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    Date.prototype.getTime.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The deepest nesting of arrays and objects a stored value may have. */
 export const MAX_JSON_DEPTH = 1000;
 
@@ -28,7 +43,7 @@ function jsonFault(value: unknown, path: string, seen: Set<object>, depth: numbe
       if (value === null) return null;
       if (seen.has(value)) return `${path} is a circular reference`;
       if (depth >= MAX_JSON_DEPTH) return `${path} is nested more than ${MAX_JSON_DEPTH} levels deep`;
-      if (value instanceof Date) {
+      if (isDate(value)) {
         return `${path} is a Date, which JSON turns into a string (give an ISO string, e.g. z.iso.datetime(), or z.coerce.date() with a string input)`;
       }
       seen.add(value);
@@ -59,6 +74,11 @@ function jsonFault(value: unknown, path: string, seen: Set<object>, depth: numbe
     default:
       return `${path} cannot be stored as JSON`;
   }
+}
+
+/** Why a value would not survive a JSON round trip (with its path under `root`), or null when it would. */
+export function jsonValueFault(value: unknown, root: string): string | null {
+  return jsonFault(value, root, new Set(), 0);
 }
 
 /**

@@ -32,7 +32,8 @@ export interface RelayResult {
 /**
  * Sends QUEUED rows that were committed but never sent: the process died between commit and send, the send
  * failed, or the task runs more than 900 s after its commit (`delay`/`runAt`) and is now due within 900 s.
- * `DelaySeconds` is what is left of their delay (rounded up: never early), then `dispatched_at` is set. Rows
+ * `DelaySeconds` is what is left of their delay by the database's clock, which also selected them (rounded up:
+ * never early; the app's clock may be skewed), then `dispatched_at` is set. Rows
  * are locked `FOR UPDATE SKIP LOCKED` and marked in the same transaction, so two relays never send one row.
  *
  * @example
@@ -46,7 +47,7 @@ export async function relayQueuedTasks(options: RelayOptions): Promise<RelayResu
     const rows = await selectUndispatchedForUpdate(em, olderThanSeconds, MAX_SQS_DELAY_SECONDS, limit);
     if (rows.length === 0) return { sent: 0, failed: 0 };
     const outcome = await sendTaskMessages(
-      rows.map((r) => ({ id: r.id, taskName: r.task_name, kwargs: r.kwargs, queue: r.queue, runAfter: new Date(r.run_after) })),
+      rows.map((r) => ({ id: r.id, taskName: r.task_name, kwargs: r.kwargs, queue: r.queue, runAfter: new Date(r.run_after), delaySeconds: r.delay_seconds })),
     );
     await markDispatchedInTransaction(em, outcome.sent);
     if (outcome.failed.length > 0) {

@@ -21,6 +21,8 @@ export interface OutgoingTask {
   readonly runAfter: Date;
   /** The encoded body, when the producer already built it (it is encoded once per task). */
   readonly body?: string;
+  /** Seconds until it is due by the database's clock (the relay's), used instead of `runAfter` and this process's clock. */
+  readonly delaySeconds?: number;
 }
 
 /** What a send achieved: the ids sent, the ids that failed with their reason, and the ids not due yet. */
@@ -76,7 +78,7 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: 
   const now = Date.now();
   for (const task of tasks) {
     // Never capped to 900 s (that would deliver it early): a task due later waits for the relay.
-    if (delaySecondsUntil(task.runAfter, now) > MAX_SQS_DELAY_SECONDS) {
+    if ((task.delaySeconds ?? delaySecondsUntil(task.runAfter, now)) > MAX_SQS_DELAY_SECONDS) {
       deferred.push(task.id);
       continue;
     }
@@ -104,7 +106,7 @@ export async function sendTaskMessages(tasks: readonly OutgoingTask[], options: 
     const batchEntries: SendMessageBatchRequestEntry[] = entries.map((e) => ({
       Id: e.task.id,
       MessageBody: e.body,
-      DelaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, delaySecondsUntil(e.task.runAfter, sendNow)),
+      DelaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, e.task.delaySeconds ?? delaySecondsUntil(e.task.runAfter, sendNow)),
     }));
     try {
       const response = await client.send(new (sqsSdk().SendMessageBatchCommand)({ QueueUrl: url, Entries: batchEntries }), { abortSignal: options.signal });

@@ -69,6 +69,48 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
     expect(await account(db, [id])).toEqual({ lost: [], twice: [] });
   });
 
+  // PostgreSQL only: PGlite runs in this process, so its now() follows the mocked Date.now and no skew arises.
+  itOnPostgres.each([
+    ['an hour behind', -3_600_000],
+    ['an hour ahead', 3_600_000],
+  ])('with the app’s clock %s of the database’s, a due row is sent with what is left of its delay by the database clock', async (_title, skewMs) => {
+    const skewQueue = await fauxqs.createQueue(`maintenance-skew-${skewMs > 0 ? 'ahead' : 'behind'}`);
+    const client = new SQSClient({ endpoint: fauxqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const delays: number[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand') delays.push(...(args.input as SendMessageBatchCommandInput).Entries!.map((e) => e.DelaySeconds!));
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordDelays' },
+    );
+    configureForQueues({ default: skewQueue }, { sqsClient: client });
+    // Committed two minutes ago, never sent, due in 600 s by the database's clock (within SQS's 900 s).
+    const [{ id }] = await db.sql<{ id: string }>(
+      `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout, enqueued_at, run_after)
+       values (gen_random_uuid(), 'maintenance.work', '{"n":1}', 'default', 'QUEUED', 1, gen_random_uuid(), 300, now() - interval '2 minutes', now() + interval '600 seconds')
+       returning id`,
+    );
+    const realNow = Date.now.bind(Date);
+    const skewed = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    try {
+      let result: { sent: number; failed: number };
+      try {
+        result = await relayQueuedTasks({ em: fork(), olderThanSeconds: 60 });
+      } finally {
+        skewed.mockRestore();
+      }
+      expect(result).toEqual({ sent: 1, failed: 0 });
+      expect(delays).toHaveLength(1);
+      expect(delays[0]).toBeGreaterThanOrEqual(595); // never early
+      expect(delays[0]).toBeLessThanOrEqual(600);
+      expect((await getTask(fork(), id))!.dispatchedAt).toBeInstanceOf(Date);
+    } finally {
+      await db.sql('delete from task_record where id = ?', [id]);
+      client.destroy();
+    }
+  });
+
   it('leaves young rows to the commit hook (olderThanSeconds)', async () => {
     configureForQueues({ default: queue }, { sqsClient: deadClient() });
     const ids = await enqueueWork(1);

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import type { SendMessageBatchCommandInput } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { TaskValidationError } from '../../src/runtime/errors';
@@ -104,6 +105,21 @@ describe(`Tasks that run more than 900 s after their commit: delay and runAt (${
     expect(error).toMatchObject({ field });
     expect((error as Error).message).toMatch(message);
     expect((await db.sql<{ n: number }>('select count(*)::int as n from task_record'))[0].n).toBe(before);
+  });
+
+  it('takes a runAt Date from another realm (vm context, iframe, worker bundle) like a local one', async () => {
+    const at = Date.now() + 20 * 60_000;
+    const foreign = runInNewContext(`new Date(${at})`) as Date;
+    expect(foreign instanceof Date).toBe(false); // the check can fail: it is another realm's Date
+    const id = await enqueue(db, (em) => remind.executeOnCommit({ who: 'realm' }, { em, runAt: foreign }));
+    const [{ run_after: runAfter }] = await db.sql<{ run_after: Date }>('select run_after from task_record where id = ?', [id]);
+    expect(new Date(runAfter).getTime()).toBe(at);
+    const invalid = await enqueue(db, (em) => remind.executeOnCommit({ who: 'x' }, { em, runAt: runInNewContext('new Date(NaN)') as Date })).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ field: 'runAt', message: expect.stringMatching(/is not a valid Date/) });
+    // Something that only looks like a Date is still refused.
+    const fake = await enqueue(db, (em) => remind.executeOnCommit({ who: 'x' }, { em, runAt: { [Symbol.toStringTag]: 'Date', getTime: () => at } as unknown as Date })).catch((e: unknown) => e);
+    expect(fake).toBeInstanceOf(TaskValidationError);
+    await db.sql('delete from task_record where id = ?', [id]);
   });
 
   it('serialize() still takes only SQS delays (0..900): its caller sends the message', () => {

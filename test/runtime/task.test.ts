@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { z } from 'zod';
 import * as zm from 'zod/mini';
 import { configureLambdaTasks, resetLambdaTasksConfig } from '../../src/runtime/config';
@@ -140,6 +141,11 @@ describe('Method: serialize()', () => {
   it('rejects arguments that do not survive a JSON round trip', () => {
     const task = lambdaTask({ name: 'json.only', args: z.object({ when: z.date().optional(), big: z.bigint().optional(), note: z.string().optional() }) }, noop);
     expect(() => task.serialize({ when: new Date() })).toThrow(/args\.when is a Date, which JSON turns into a string/);
+    // A Date of another realm (vm context, iframe) is told apart the same way, whatever the schema says of it.
+    const foreign = runInNewContext('new Date()') as Date;
+    expect(() => task.serialize({ when: foreign })).toThrow(/args\.when is a Date, which JSON turns into a string/);
+    const loose = lambdaTask({ name: 'json.loose', args: z.object({ when: z.unknown() }) }, noop);
+    expect(() => loose.serialize({ when: foreign })).toThrow(/args\.when is a Date, which JSON turns into a string/);
     expect(() => task.serialize({ big: 1n })).toThrow(/args\.big is a BigInt/);
   });
 
