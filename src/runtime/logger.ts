@@ -40,6 +40,18 @@ function jsonLogFormat(): boolean {
   return process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON';
 }
 
+/** C0 and C1 controls, DEL and the Unicode line and paragraph separators: what could break or colour a text line. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Escapes control characters as JSON does (`\n`, `\r`, `\t`, else `\u001b`), so a text log line stays one line
+ * and a task's arguments cannot forge lines or send terminal escape codes (log injection).
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function emit(level: Level, source: string, message: string, args: unknown[], fields: Record<string, unknown>): void {
   if (LEVEL_RANK[level] < minimumRank()) return;
   const scope = scopeStorage.getStore();
@@ -53,7 +65,8 @@ function emit(level: Level, source: string, message: string, args: unknown[], fi
   }
   const prefix = scope ? `[${scope.taskId}] ` : '';
   const extra = Object.keys(fields).length > 0 ? ' ' + JSON.stringify(fields) : '';
-  console[level](`${prefix}${text}${extra}`);
+  // Escaped after JSON.stringify too: it leaves DEL, C1 controls and U+2028/U+2029 raw (their \uXXXX form is still JSON).
+  console[level](escapeControlCharacters(`${prefix}${text}${extra}`));
 }
 
 function makeLogger(source: string): TaskLogger {

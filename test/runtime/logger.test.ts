@@ -49,6 +49,27 @@ describe('Object: taskLogger', () => {
     expect(info).toHaveBeenCalledWith('task SUCCESS {"taskId":"x","durationMs":3}');
   });
 
+  it('escapes CR, LF, ESC and other control characters in text lines, so arguments cannot forge lines or colours', () => {
+    const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+    const hostile = 'bob\n[00000000-0000-4000-8000-000000000000] task SUCCESS\r\u001b[31mred\u001b[0m\tend\u0000\u007f\u009b2J\u2028';
+    runInTaskScope({ taskId: 'task-d', taskName: 'emails.send' }, () => taskLogger.info('sending to %s', hostile));
+    libraryLog.info(`message ${hostile}`, { name: hostile });
+    const lines = info.mock.calls.map((c) => String(c[0]));
+    expect(lines[0]).toBe('[task-d] sending to bob\\n[00000000-0000-4000-8000-000000000000] task SUCCESS\\r\\u001b[31mred\\u001b[0m\\tend\\u0000\\u007f\\u009b2J\\u2028');
+    for (const line of lines) expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    // The fields stay JSON a reader can parse back to the original value.
+    expect(JSON.parse(lines[1].slice(lines[1].indexOf(' {"name"') + 1))).toEqual({ name: hostile });
+  });
+
+  it('leaves JSON lines to JSON’s own escaping: one line, the value intact', () => {
+    process.env.AWS_LAMBDA_LOG_FORMAT = 'JSON';
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    taskLogger.info('to %s', 'a\nb\u001b[0m');
+    const written = String(write.mock.calls[0][0]);
+    expect(written.indexOf('\n')).toBe(written.length - 1);
+    expect(JSON.parse(written)).toMatchObject({ message: 'to a\nb\u001b[0m' });
+  });
+
   it('writes nothing below LAMBDA_TASKS_LOG_LEVEL, and nothing at all when it is silent', () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
