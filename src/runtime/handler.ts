@@ -13,7 +13,7 @@ import { recordResend } from './metrics';
 import { initOrm } from './orm';
 import { claimMany, type ClaimRequest, type ClaimToken } from './records/claim';
 import type { TaskRow } from './records/row';
-import { registeredTaskOf, type RegisteredTask } from './registry';
+import { foreignTaskError, isOwnTask, registeredTaskOf, type RegisteredTask } from './registry';
 import { checkSchedules, runScheduleEvent, type ScheduleResponse } from './schedules';
 import { resolveSecretsIntoEnv } from './secrets';
 import { queueUrlOfArn, releaseMessages, resendMessage } from './sqs';
@@ -66,6 +66,8 @@ export interface CreateHandlerOptions {
 function collectTasks(tasks: CreateHandlerOptions['tasks']): RegisteredTask[] {
   const values = Array.isArray(tasks) ? tasks : Object.values(tasks ?? {});
   const found = values.map(registeredTaskOf).filter((t): t is RegisteredTask => t !== undefined);
+  const foreign = found.find((t) => !isOwnTask(t)); // made by the other build (CommonJS ↔ ES module): refused, with the fix
+  if (foreign) throw foreignTaskError('createHandler', foreign.name);
   if (found.length === 0) {
     throw new LambdaTasksError('createHandler: no tasks given: pass { tasks: [myTask] } or { tasks: await import("./tasks") } (values made by lambdaTask)');
   }

@@ -2,7 +2,7 @@
  * The task registry: task name → definition. `lambdaTask()` adds to it; the worker, `TaskInvocation.parse`
  * and the in-process runner read it.
  */
-import { TaskDefinitionError } from './errors';
+import { LambdaTasksError, TaskDefinitionError } from './errors';
 import type { LambdaTask, TaskArgsSchema } from './task-types';
 import type { ErrorClass, ResolvedTimeouts, TaskContext } from './types';
 
@@ -28,7 +28,10 @@ export interface RegisteredTask {
 }
 
 const registry = new Map<string, RegisteredTask>();
+/** Marks a task's callable across copies of the library (`Symbol.for`), so another copy's task is recognised as one. */
 const TASK_MARK = Symbol.for('cdk-lambda-tasks.task');
+/** The tasks this copy of the library made (its CommonJS and ES module builds are two copies, each with its own). */
+const ownTasks = new WeakSet<RegisteredTask>();
 
 /** The registered task of that name, or undefined. */
 export function findTask(name: string): RegisteredTask | undefined {
@@ -56,6 +59,22 @@ export function registerTask(task: RegisteredTask): void {
     throw new TaskDefinitionError(task.name, 'name', 'a different task is already registered under this name; task names must be unique');
   }
   Object.defineProperty(task.callable, TASK_MARK, { value: task });
+  ownTasks.add(task);
   registry.set(task.name, task);
+}
+
+/** Whether a task was made by this copy of the library (its registry, entity and error classes are the ones used here). */
+export function isOwnTask(task: RegisteredTask): boolean {
+  return ownTasks.has(task);
+}
+
+/** The error for a task of another copy of the library given to this one (`caller` is e.g. `createHandler`). */
+export function foreignTaskError(caller: string, taskName: string): LambdaTasksError {
+  return new LambdaTasksError(
+    `${caller}: task "${taskName}" was made by another copy of cdk-lambda-tasks than this ${caller}: typically its CommonJS build `
+      + '(loaded with require) next to its ES module build (loaded with import), or two installed versions. Their registries, '
+      + 'configuration, TaskRecord entity and error classes are separate, so this worker could not run it. Use one copy: import '
+      + 'lambdaTask and createHandler the same way (both import or both require) from one installed cdk-lambda-tasks (`npm ls cdk-lambda-tasks` lists copies)',
+  );
 }
 

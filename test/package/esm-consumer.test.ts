@@ -83,6 +83,46 @@ describe('The ES module build, as a consumer meets it', () => {
     expect(after.bytes).toBeLessThan(before.bytes);
   }, 120_000);
 
+  it('createHandler refuses a task made by the other build (CommonJS ↔ ES module), naming it and the fix; its own build’s tasks it takes', () => {
+    const consumer = path.join(WORK, 'dual');
+    installPackage(consumer, JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).exports);
+    // One process, both builds: the dual-package hazard of an app whose modules mix import and require.
+    const script = `
+      const { createRequire } = await import('node:module');
+      const require = createRequire(process.cwd() + '/');
+      const esm = await import('cdk-lambda-tasks/runtime');
+      const cjs = require('cdk-lambda-tasks/runtime');
+      const { z } = await import('zod');
+      const fromCjs = cjs.lambdaTask({ name: 'dual.fromCjs', args: z.object({}) }, async () => 1);
+      const fromEsm = esm.lambdaTask({ name: 'dual.fromEsm', args: z.object({}) }, async () => 2);
+      const attempt = (createHandler, LambdaTasksError, tasks) => {
+        try {
+          createHandler({ tasks, ormConfig: () => ({}) });
+          return 'accepted';
+        } catch (error) {
+          return { name: error.name, library: error instanceof LambdaTasksError, message: error.message };
+        }
+      };
+      console.log(JSON.stringify({
+        cjsTaskToEsmHandler: attempt(esm.createHandler, esm.LambdaTasksError, { fromCjs, fromEsm }),
+        esmTaskToCjsHandler: attempt(cjs.createHandler, cjs.LambdaTasksError, [fromEsm]),
+        ownEsm: attempt(esm.createHandler, esm.LambdaTasksError, [fromEsm]),
+        ownCjs: attempt(cjs.createHandler, cjs.LambdaTasksError, [fromCjs]),
+      }));
+    `;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', LAMBDA_TASKS_LOG_LEVEL: 'silent' } });
+    const result = JSON.parse(output.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(result.ownEsm).toBe('accepted');
+    expect(result.ownCjs).toBe('accepted');
+    for (const [key, task] of [['cjsTaskToEsmHandler', 'dual.fromCjs'], ['esmTaskToCjsHandler', 'dual.fromEsm']] as const) {
+      expect(result[key]).toMatchObject({ name: 'LambdaTasksError', library: true });
+      const { message } = result[key] as { message: string };
+      expect(message).toContain(`task "${task}" was made by another copy of cdk-lambda-tasks`);
+      expect(message).toMatch(/CommonJS build .*require.* ES module build .*import/);
+      expect(message).toMatch(/import lambdaTask and createHandler the same way/);
+    }
+  }, 60_000);
+
   it('loads in Node as ES modules: one registry across entry points, and the construct entry imports aws-cdk-lib', () => {
     const consumer = path.join(WORK, 'current');
     const script = `
