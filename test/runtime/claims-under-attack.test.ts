@@ -11,7 +11,9 @@ import { runMaintenance } from '../../src/runtime/maintenance';
 import type { SqsBatchResponse, SqsRecordLike } from '../../src/runtime/types';
 import { createTestOrm, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/events';
+import { insertQueuedRows } from '../support/task-rows';
 import { quietLogs } from '../support/tasks-env';
+import { waitFor } from '../support/wait-for';
 
 let db: TestDatabase;
 let sideConn: Client;
@@ -40,24 +42,8 @@ const explode = lambdaTask({ name: 'attack.explode', args: z.object({ n: z.numbe
   throw new Error('kaboom');
 });
 
-async function queued(taskName: string, count: number): Promise<string[]> {
-  const rows = await db.sql<{ id: string }>(
-    `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout)
-     select id, ?, jsonb_build_object('n', i), 'default', 'QUEUED', 1, id, 5
-       from (select gen_random_uuid() as id, i from generate_series(1, ?) as i) as s
-     returning id`,
-    [taskName, count],
-  );
-  return rows.map((r) => r.id);
-}
+const queued = (taskName: string, count: number): Promise<string[]> => insertQueuedRows(db, taskName, count, { hardTimeout: 5 });
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const recordOf = (id: string, taskName = 'attack.note', n = 1) => sqsRecord(JSON.stringify({ task_id: id, task_name: taskName, kwargs: { n } }));
 const statuses = async (ids: readonly string[]) => {

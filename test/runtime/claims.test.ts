@@ -16,7 +16,9 @@ import type { SqsBatchResponse } from '../../src/runtime/types';
 import { createTestOrm, engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { lambdaContext, sqsRecord } from '../support/events';
 import { countStatements } from '../support/statements';
+import { insertQueuedRows } from '../support/task-rows';
 import { quietLogs } from '../support/tasks-env';
+import { waitFor } from '../support/wait-for';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -43,26 +45,8 @@ const explode = lambdaTask({ name: 'claims.explode', args: z.object({}) }, async
   throw new Error('kaboom');
 });
 
-/** QUEUED rows of a task, as the outbox leaves them. */
-async function queued(taskName: string, count: number): Promise<string[]> {
-  const rows = await db.sql<{ id: string }>(
-    `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout)
-     select id, ?, jsonb_build_object('n', i), 'default', 'QUEUED', 1, id, 300
-       from (select gen_random_uuid() as id, i from generate_series(1, ?) as i) as s
-     returning id`,
-    [taskName, count],
-  );
-  return rows.map((r) => r.id);
-}
+const queued = (taskName: string, count: number): Promise<string[]> => insertQueuedRows(db, taskName, count);
 
-/** Polls until `condition` holds (a state, not a clock). */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const recordOf = (id: string, taskName = 'claims.note', n = 1) => sqsRecord(JSON.stringify({ task_id: id, task_name: taskName, kwargs: taskName === 'claims.note' ? { n } : {} }));
 /** The statuses of `ids`, in their order. */

@@ -20,16 +20,9 @@ import { deliver, deliverAll, enqueue, receiveMessages } from '../support/delive
 import { lambdaContext, sqsRecord } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues } from '../support/tasks-env';
+import { waitFor } from '../support/wait-for';
 import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
 
-/** Polls until `condition` holds (a state, not a clock). */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const logRun = (em: EntityManager, taskId: string | null) => em.execute('insert into run_log (task_id) values (?)', [taskId]);
 

@@ -33,3 +33,23 @@ export function generateRowsSql({ terminal, queued, undispatched, running, lost 
                         else now() - interval '30 days' + interval '10 minutes' + (i - ${active}) * (interval '30 days' - interval '11 minutes') / ${terminal} end as enqueued_at
               from generate_series(1, ${active + terminal}) as i) g`;
 }
+
+/**
+ * QUEUED rows of a task, as the outbox leaves them (kwargs `{ n: i }`, queue default), inserted in one statement;
+ * resolves to their ids in order.
+ */
+export async function insertQueuedRows(
+  db: { sql<T>(query: string, params?: unknown[]): Promise<T[]> },
+  taskName: string,
+  count: number,
+  options: { hardTimeout?: number } = {},
+): Promise<string[]> {
+  const rows = await db.sql<{ id: string }>(
+    `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout)
+     select id, ?, jsonb_build_object('n', i), 'default', 'QUEUED', 1, id, ?
+       from (select gen_random_uuid() as id, i from generate_series(1, ?) as i) as s
+     returning id`,
+    [taskName, options.hardTimeout ?? 300, count],
+  );
+  return rows.map((r) => r.id);
+}
