@@ -2,9 +2,9 @@
 import { IsolationLevel, type EntityManager } from '@mikro-orm/core';
 import { assertLambdaTasksConfigured } from './entity-manager';
 import { TaskStateError } from './errors';
+import { UNIQUE_ATTEMPT_INDEX } from './migration-sql';
 import { findDispatchSubscriber } from './outbox';
 import { TaskStatus } from './record';
-import { UNIQUE_ATTEMPT_INDEX } from './migration-sql';
 import { insertNextAttempt } from './records/insert-queued';
 import { lockForReplay } from './records/lock-for-replay';
 import { nextAttemptOf } from './records/row';

@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import { z } from 'zod';
 import { cancelTask } from '../../src/runtime/cancel';
 import { TaskStateError, TaskValidationError } from '../../src/runtime/errors';
@@ -304,23 +303,5 @@ describe(`The second shipped migration: CANCELLED (${engine})`, () => {
     expect((await db.sql<{ status: string; note: string }>("select status, note from task_record where note like '%was CANCELLED'")).map((r) => r.status)).toEqual(['FAILED']);
     await expect(db.sql("update task_record set status = 'CANCELLED' where status = 'QUEUED'")).rejects.toThrow(/task_record_status_check/);
   });
-
-  itOnPostgres('behind a long transaction on the table it gives up after its lock timeout instead of blocking everyone; run again, it succeeds', async () => {
-    db = await createTestOrm({ migrateTo: first });
-    const holder = new Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('begin');
-      await holder.query('select count(*) from task_record'); // ACCESS SHARE until the end of the transaction
-      const startedAt = Date.now();
-      await expect(migratorOf(db.orm).up()).rejects.toThrow(/lock timeout/);
-      expect(Date.now() - startedAt).toBeLessThan(30_000);
-      expect(await executedMigrationNames(db.orm)).toEqual([first]);
-    } finally {
-      await holder.query('rollback').catch(() => undefined);
-      await holder.end();
-    }
-    await migratorOf(db.orm).up();
-    expect(await executedMigrationNames(db.orm)).toEqual(lambdaTasksMigrations.map((m) => m.name));
-  });
+  // Its lock timeout, in and outside a transaction: test/runtime/migrations.test.ts.
 });
