@@ -9,7 +9,7 @@ import { checkTaskId } from './task-id';
 const RUNNING_REASON = 'a running task cannot be cancelled (its soft and hard timeouts stop it)';
 
 /** Why `cancelTask(id)` refused, from the row's status and its root's latest attempt. */
-function refusal(id: string, outcome: NotCancelled): string {
+function refusal(id: string, outcome: Exclude<NotCancelled, { stale: true }>): string {
   if (outcome.status === null) return 'no such task (rolled back, cleaned up, or a wrong id)';
   const { latest } = outcome;
   if (latest.id !== id) {
@@ -33,7 +33,8 @@ function refusal(id: string, outcome: NotCancelled): string {
  * the id of the row that was cancelled.
  *
  * Throws {@link TaskStateError} when the task (its latest attempt) is RUNNING (it is never interrupted from
- * outside), has finished, or does not exist, and `TaskValidationError` when `taskId` is not a UUID. Needs the
+ * outside), has finished, or does not exist, or changed after the snapshot of a REPEATABLE READ or SERIALIZABLE
+ * transaction (which PostgreSQL then aborts); `TaskValidationError` when `taskId` is not a UUID. Needs the
  * second shipped migration (`lambdaTasksMigrations`).
  *
  * @example
@@ -50,6 +51,12 @@ export async function cancelTask(em: EntityManager, taskId: string): Promise<str
     // Enqueued earlier in this same transaction: the outbox must look at the row at commit, not just send it.
     findDispatchSubscriber(em).checkAtCommit(em, outcome.cancelled);
     return outcome.cancelled;
+  }
+  if ('stale' in outcome) {
+    throw new TaskStateError(
+      'cancel', taskId, null,
+      "the task changed after this transaction's snapshot was taken (a worker claimed it, or another operator cancelled it): this transaction can only roll back; read the task again in a new one",
+    );
   }
   const status = outcome.status === null || outcome.latest.id === id ? outcome.status : outcome.latest.status;
   throw new TaskStateError('cancel', taskId, status, refusal(id, outcome));

@@ -99,7 +99,7 @@ export class TaskStateError extends LambdaTasksError {
   public readonly operation: 'cancel' | 'retry';
   /** The task id given. */
   public readonly taskId: string;
-  /** The row's status, or null when there is no such row. */
+  /** The status of the attempt that stopped it, or null when there is no such row (or it changed after the transaction's snapshot). */
   public readonly status: string | null;
   public constructor(operation: 'cancel' | 'retry', taskId: string, status: string | null, reason: string) {
     super(`${operation}Task(${taskId}): ${reason}`);

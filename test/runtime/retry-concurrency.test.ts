@@ -2,10 +2,12 @@
 // exactly one next attempt is written; the other call gets TaskStateError (never a raw driver error). The
 // second call asks to retry attempt 1, which is no longer the latest once the first has committed, so it can
 // never succeed: one fulfilled, one TaskStateError, history [1 FAILED, 2 QUEUED], every round.
+// A cancelTask whose snapshot predates a worker's claim of the row gets TaskStateError as well.
 // PostgreSQL only: the two retries need two connections at once.
 import { IsolationLevel } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TaskStateError } from '../../src/runtime/errors';
+import { cancelTask } from '../../src/runtime/cancel';
 import { retryTask } from '../../src/runtime/replay';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
@@ -89,5 +91,35 @@ describe(`retryTask() by two operators at once (${engine})`, () => {
       : expect.stringMatching(/^attempt 2 of this task was written by a concurrent retryTask/);
     const expected = { fulfilled: 1, stateErrors: 1, other: [], reasons: [reason], attempts: '1 FAILED, 2 QUEUED' };
     expect(rounds).toEqual(Array.from({ length: ROUNDS }, () => expected));
+  });
+});
+
+describe(`cancelTask() in a snapshot older than a worker's claim (${engine})`, () => {
+  let db: TestDatabase;
+  let fauxqs: Fauxqs;
+  let queue: TestQueue;
+
+  quietLogs(['info', 'warn']);
+  beforeAll(async () => {
+    ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'cancel-race', poolMax: 4 }));
+  });
+  beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
+  afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
+
+  itOnPostgres.each([IsolationLevel.REPEATABLE_READ, IsolationLevel.SERIALIZABLE])('%s: TaskStateError, not a driver error; the claim stands', async (isolationLevel) => {
+    const id = globalThis.crypto.randomUUID();
+    await db.sql(
+      `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout, dispatched_at)
+       values (?, 'race.task', '{}'::jsonb, 'default', 'QUEUED', 1, ?, 60, now())`,
+      [id, id],
+    );
+    const error = await (db.orm.em.fork() as EntityManager).transactional(async (tem) => {
+      await tem.execute('select 1'); // the snapshot
+      await db.sql("update task_record set status = 'RUNNING', start_time = now() where id = ?", [id]); // a worker's claim, committed
+      return cancelTask(tem, id);
+    }, { isolationLevel }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskStateError);
+    expect((error as Error).message).toMatch(/changed after this transaction's snapshot/);
+    expect((await db.sql<{ status: string }>('select status from task_record where id = ?', [id]))[0].status).toBe('RUNNING');
   });
 });

@@ -1,12 +1,26 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { queryRows } from '../orm';
 import type { TaskStatus } from '../record';
+import { SQLSTATE, sqlErrorOf } from './sql-error';
 
-/** Why a row could not be cancelled: its status, and its root's latest attempt (null: no such row). */
-export type NotCancelled = { status: null } | { status: TaskStatus; latest: { id: string; attempt: number; status: TaskStatus } };
+/**
+ * Why a row could not be cancelled: its status and its root's latest attempt; `status: null` when there is no
+ * such row; `stale` when the row changed after the transaction's REPEATABLE READ or SERIALIZABLE snapshot (a
+ * worker claimed it, or another operator cancelled it): PostgreSQL then aborts the transaction.
+ */
+export type NotCancelled = { status: null } | { stale: true } | { status: TaskStatus; latest: { id: string; attempt: number; status: TaskStatus } };
 
 /** The note a row cancelled before it ran carries. */
 export const CANCELLED_NOTE = 'cancelled before it ran';
+
+/** The QUEUED row itself, or the latest attempt of its root (through the `(root_id, attempt)` index). */
+const CANCEL_QUEUED_SQL = `update "task_record" t
+        set "status" = 'CANCELLED', "end_time" = now(), "note" = ?
+      where t."status" = 'QUEUED'
+        and (t."id" = ?
+          or (t."root_id", t."attempt") = (select l."root_id", l."attempt" from "task_record" g join "task_record" l on l."root_id" = g."root_id"
+                                            where g."id" = ? order by l."attempt" desc limit 1))
+      returning t."id"`;
 
 /**
  * In the em's current transaction: CANCELLED for the QUEUED row `id`, or, when a later attempt of its root
@@ -14,17 +28,11 @@ export const CANCELLED_NOTE = 'cancelled before it ran';
  * if that is QUEUED. Returns the cancelled row's id, else why nothing was cancelled.
  */
 export async function cancelQueued(em: EntityManager, id: string): Promise<{ cancelled: string } | NotCancelled> {
-  const rows = await queryRows<{ id: string }>(
-    em,
-    `update "task_record" t
-        set "status" = 'CANCELLED', "end_time" = now(), "note" = ?
-      where t."status" = 'QUEUED'
-        and (t."id" = ?
-          or (t."root_id", t."attempt") = (select l."root_id", l."attempt" from "task_record" g join "task_record" l on l."root_id" = g."root_id"
-                                            where g."id" = ? order by l."attempt" desc limit 1))
-      returning t."id"`,
-    [CANCELLED_NOTE, id, id],
-  );
+  const rows = await queryRows<{ id: string }>(em, CANCEL_QUEUED_SQL, [CANCELLED_NOTE, id, id]).catch((error: unknown) => {
+    if (sqlErrorOf(error).code === SQLSTATE.serializationFailure) return null;
+    throw error;
+  });
+  if (rows === null) return { stale: true };
   if (rows[0]) return { cancelled: rows[0].id };
   const [found] = await queryRows<{ status: TaskStatus; latest_id: string; latest_attempt: number; latest_status: TaskStatus }>(
     em,

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { queryRows } from '../orm';
 import { jsonParam, type NewTaskRow } from './row';
+import { SQLSTATE, sqlErrorOf } from './sql-error';
 
 /** Inserts a QUEUED row in the em's current transaction (a retry's next attempt). */
 export async function insertQueued(em: EntityManager, row: NewTaskRow): Promise<void> {
@@ -10,14 +11,6 @@ export async function insertQueued(em: EntityManager, row: NewTaskRow): Promise<
      values (?, ?, ?::jsonb, ?, 'QUEUED', ?, ?, ?, now(), ?::timestamptz) returning "id"`,
     [row.id, row.taskName, jsonParam(row.kwargs), row.queue, row.attempt, row.rootId, row.hardTimeout, row.runAfter.toISOString()],
   );
-}
-
-/** The SQLSTATE and constraint of a driver error, also when the ORM wrapped it (MikroORM copies them, and keeps the original as `cause`). */
-function sqlErrorOf(error: unknown): { code?: unknown; constraint?: unknown } {
-  for (let e = error as { code?: unknown; constraint?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth += 1) {
-    if (typeof e === 'object' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e;
-  }
-  return {};
 }
 
 /**
@@ -32,7 +25,7 @@ export async function insertNextAttempt(em: EntityManager, row: NewTaskRow, uniq
     return true;
   } catch (error) {
     const { code, constraint } = sqlErrorOf(error);
-    if ((code === '23505' && (constraint === uniqueIndex || constraint === undefined)) || code === '40001') return false;
+    if ((code === SQLSTATE.uniqueViolation && (constraint === uniqueIndex || constraint === undefined)) || code === SQLSTATE.serializationFailure) return false;
     throw error;
   }
 }
