@@ -6,8 +6,8 @@
 // PostgreSQL only: the two retries need two connections at once.
 import { IsolationLevel } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { TaskStateError } from '../../src/runtime/errors';
 import { cancelTask } from '../../src/runtime/cancel';
+import { TaskStateError } from '../../src/runtime/errors';
 import { retryTask } from '../../src/runtime/replay';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
