@@ -60,6 +60,7 @@ export async function retryTask(em: EntityManager, taskId: string): Promise<stri
   const context = em.getContext();
   if (context.isInTransaction()) return retryInTransaction(context, id, taskId);
   // No transaction: a lock outside one would hold nothing. READ COMMITTED, whatever the server's default, so
-  // that the statement after the lock sees a replay that committed meanwhile.
-  return context.transactional((tem) => retryInTransaction(tem, id, taskId), { isolationLevel: IsolationLevel.READ_COMMITTED });
+  // that the statement after the lock sees a replay that committed meanwhile; on a clean fork, so that the
+  // transaction's flush does not write what the caller's em has pending.
+  return context.fork().transactional((tem) => retryInTransaction(tem, id, taskId), { isolationLevel: IsolationLevel.READ_COMMITTED });
 }

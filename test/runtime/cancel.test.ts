@@ -257,6 +257,18 @@ describe(`cancelTask() and retryTask() (${engine})`, () => {
       await runOne(); // attempt 2's message: the next test receives its own
     });
 
+    it('outside a transaction it commits only the new attempt: what the em has pending stays pending', async () => {
+      const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 8 }, { em }));
+      await runOne();
+      const em = db.orm.em.fork();
+      const pending = note.executeOnCommit({ text: 'not flushed yet' }, { em });
+      const nextId = await retryTask(em, rootId);
+      expect(await status(nextId)).toBe(TaskStatus.QUEUED);
+      expect(await status(pending)).toBeUndefined();
+      em.clear();
+      await runOne(); // attempt 2's message
+    });
+
     itOnPostgres('two operators replaying the same failure at once create one attempt 2', async () => {
       const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 5 }, { em }));
       await runOne();
