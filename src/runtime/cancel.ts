@@ -10,7 +10,9 @@ const RUNNING_REASON = 'a running task cannot be cancelled (its soft and hard ti
 
 /** Why `cancelTask(id)` refused, from the row's status and its root's latest attempt. */
 function refusal(id: string, outcome: Exclude<NotCancelled, { stale: true }>): string {
-  if (outcome.status === null) return 'no such task (rolled back, cleaned up, or a wrong id)';
+  if (outcome.status === null) {
+    return 'no such task (rolled back, cleaned up, or a wrong id; or enqueued through another em, such as an enclosing transaction’s, and not flushed yet: cancel it through that em, or flush it first)';
+  }
   const { latest } = outcome;
   if (latest.id !== id) {
     // A later attempt exists (a retry or a replay): the task is that attempt now.
@@ -29,8 +31,9 @@ function refusal(id: string, outcome: Exclude<NotCancelled, { stale: true }>): s
  * message skips it and deletes the message; the relay never sends it. Given an attempt that a later one
  * followed (a retry the worker scheduled, or a `retryTask` replay, at any depth), cancels the latest attempt
  * of that task if it is QUEUED. A task enqueued through this em and not yet flushed (`executeOnCommit` before
- * the next `flush`/commit) is cancelled in memory: the flush writes it CANCELLED and nothing is sent. Returns
- * the id of the row that was cancelled.
+ * the next `flush`/commit) is cancelled in memory: the flush writes it CANCELLED and nothing is sent (a row
+ * buffered by another em, e.g. the enclosing transaction's while this em is a savepoint's, is not seen: cancel
+ * it through the em that enqueued it). Returns the id of the row that was cancelled.
  *
  * Throws {@link TaskStateError} when the task (its latest attempt) is RUNNING (it is never interrupted from
  * outside), has finished, or does not exist, or changed after the snapshot of a REPEATABLE READ or SERIALIZABLE
