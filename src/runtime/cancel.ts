@@ -11,7 +11,7 @@ const RUNNING_REASON = 'a running task cannot be cancelled (its soft and hard ti
 /** Why `cancelTask(id)` refused, from the row's status and its root's latest attempt. */
 function refusal(id: string, outcome: Exclude<NotCancelled, { stale: true }>): string {
   if (outcome.status === null) {
-    return 'no such task (rolled back, cleaned up, or a wrong id; or enqueued through another em, such as an enclosing transaction’s, and not flushed yet: cancel it through that em, or flush it first)';
+    return 'no such task (rolled back, cleaned up, or a wrong id; or enqueued through another em, such as the one of an enclosing transaction, and not flushed yet: cancel it through that em, or flush it first)';
   }
   const { latest } = outcome;
   if (latest.id !== id) {
