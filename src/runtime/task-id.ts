@@ -7,10 +7,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How much of a wrong value an error message shows. */
 const SHOWN = 60;
 
+/** The wrong value as the message shows it: a string quoted and escaped (no raw newlines), at most 60 characters; else its type. */
 function shown(value: unknown): string {
-  if (typeof value !== 'string') return `a ${value === null ? 'null' : typeof value}`;
-  const text = JSON.stringify(value.length > SHOWN ? `${value.slice(0, SHOWN)}…` : value);
-  return text;
+  if (typeof value !== 'string') return value === null ? 'null' : `a ${typeof value}`;
+  return JSON.stringify(value.length > SHOWN ? `${value.slice(0, SHOWN)}…` : value);
 }
 
 /**
