@@ -50,7 +50,7 @@ export interface HelloExample {
   close(): Promise<void>;
 }
 
-/** The example's MikroORM config: its entities, the library's entity and dispatcher, both migrations. */
+/** The example's MikroORM config: its entities, the library's entity and dispatcher, the shipped migrations. */
 export function helloOrmConfig(databaseUrl: string | undefined): Options {
   const common = {
     entities: [VisitSchema, GreetingSchema],

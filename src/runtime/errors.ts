@@ -52,13 +52,17 @@ export class ConfigurationError extends LambdaTasksError {
   }
 }
 
-/** Thrown when task arguments or a serialized invocation fail validation. */
+/**
+ * Thrown when task arguments or a serialized invocation fail validation, or when `getTask`, `waitForTask`,
+ * `cancelTask` or `retryTask` is given an id that is not a UUID (then `task` is empty and `field` names the argument).
+ */
 export class TaskValidationError extends LambdaTasksError {
   public override name = 'TaskValidationError';
+  /** The task name; empty when the value is not one task's (an id given to `getTask`). */
   public readonly task: string;
   public readonly field: string;
   public constructor(task: string, field: string, message: string) {
-    super(`Task "${task}": ${field}: ${message}`);
+    super(task ? `Task "${task}": ${field}: ${message}` : `${field}: ${message}`);
     this.task = task;
     this.field = field;
   }
@@ -95,7 +99,7 @@ export class TaskStateError extends LambdaTasksError {
   public readonly operation: 'cancel' | 'retry';
   /** The task id given. */
   public readonly taskId: string;
-  /** The row's status, or null when there is no such row. */
+  /** The status of the attempt that stopped it, or null when there is no such row (or it changed after the transaction's snapshot). */
   public readonly status: string | null;
   public constructor(operation: 'cancel' | 'retry', taskId: string, status: string | null, reason: string) {
     super(`${operation}Task(${taskId}): ${reason}`);

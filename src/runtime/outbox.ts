@@ -8,6 +8,7 @@ import { EagerTaskError, LambdaTasksError, TaskDispatchError, toError } from './
 import { libraryLog } from './logger';
 import { mayRollBackAlone, rootTransaction, transactionStarted, transactionStarting } from './orm';
 import { TaskRecord, TaskStatus } from './record';
+import { CANCELLED_NOTE, cancelInserted } from './records/cancel';
 import { insertQueuedRows } from './records/insert-queued-rows';
 import { markDispatched } from './records/mark-dispatched';
 import type { NewTaskRow } from './records/row';
@@ -54,6 +55,8 @@ export interface UnflushedTask {
   readonly row: NewTaskRow;
   readonly enqueuedAt: Date;
   readonly body: string;
+  /** Set by `cancelTask` before the flush: the row is written CANCELLED and never sent. */
+  cancelled?: boolean;
 }
 
 /** Rows waiting for their em's next flush, per em (the em's context: a transaction's fork). */
@@ -69,6 +72,30 @@ export function addUnflushedTask(em: EntityManager, task: UnflushedTask): void {
   const list = unflushed.get(em);
   if (list) list.push(task);
   else unflushed.set(em, [task]);
+}
+
+/**
+ * `cancelTask` on a row the em has not written yet: a row `executeOnCommit` buffered for the next flush of the
+ * em's transaction, or (outside a transaction) a new `TaskRecord` persisted in its unit of work. Cancels it in
+ * memory (the flush writes it CANCELLED; nothing is sent) and returns `'cancelled'`, `'already'` when it was
+ * cancelled before, or undefined when the em holds no such unwritten row. `id` is lower case.
+ */
+export function cancelUnwritten(em: EntityManager, id: string): 'cancelled' | 'already' | undefined {
+  const context = em.getContext();
+  const buffered = unflushed.get(context)?.find((t) => t.row.id.toLowerCase() === id);
+  if (buffered) {
+    if (buffered.cancelled) return 'already';
+    buffered.cancelled = true;
+    return 'cancelled';
+  }
+  const uow = context.getUnitOfWork();
+  for (const entity of uow.getPersistStack()) {
+    if (!(entity instanceof TaskRecord) || entity.id.toLowerCase() !== id || uow.getOriginalEntityData(entity) !== undefined) continue;
+    if (entity.status !== TaskStatus.QUEUED) return 'already';
+    Object.assign(entity, { status: TaskStatus.CANCELLED, endTime: new Date(), note: CANCELLED_NOTE });
+    return 'cancelled';
+  }
+  return undefined;
 }
 
 function toOutgoing(record: TaskRecord): OutgoingTask {
@@ -98,7 +125,10 @@ export class TaskDispatchSubscriber implements EventSubscriber {
     if (!buffered) return;
     unflushed.delete(args.em);
     await insertQueuedRows(args.em, buffered.map((t) => ({ ...t.row, enqueuedAt: t.enqueuedAt })));
-    await this.registerInserted(args.em, buffered.map((t) => ({ ...t.row, body: t.body })));
+    const cancelled = buffered.filter((t) => t.cancelled);
+    if (cancelled.length > 0) await cancelInserted(args.em, cancelled.map((t) => t.row.id));
+    const live = cancelled.length > 0 ? buffered.filter((t) => !t.cancelled) : buffered;
+    if (live.length > 0) await this.registerInserted(args.em, live.map((t) => ({ ...t.row, body: t.body })));
   }
 
   public async afterFlush(args: FlushEventArgs): Promise<void> {

@@ -1,10 +1,10 @@
-import { Client } from 'pg';
 import { z } from 'zod';
 import { cancelTask } from '../../src/runtime/cancel';
-import { TaskStateError } from '../../src/runtime/errors';
+import { TaskStateError, TaskValidationError } from '../../src/runtime/errors';
 import { createHandler } from '../../src/runtime/handler';
 import { lambdaTask } from '../../src/runtime/lambda-task';
 import { lambdaTasksMigrations } from '../../src/runtime/migrations';
+import { getTask, waitForTask } from '../../src/runtime/polling';
 import { TaskStatus } from '../../src/runtime/record';
 import { retryTask } from '../../src/runtime/replay';
 import { createTestOrm, engine, executedMigrationNames, itOnPostgres, migratorOf, type TestDatabase } from '../support/database';
@@ -93,6 +93,92 @@ describe(`cancelTask() and retryTask() (${engine})`, () => {
     expect(await receiveMessages({ fauxqs, queue }, 1, { timeoutMs: 1_500 })).toEqual([]);
   });
 
+  it('cancelled before the first flush of the transaction that enqueued it: written CANCELLED, never sent or run', async () => {
+    const id = await enqueue(db, async (em) => {
+      const queued = note.executeOnCommit({ text: 'not yet flushed' }, { em });
+      expect(await cancelTask(em, queued)).toBe(queued);
+      await expect(cancelTask(em, queued)).rejects.toThrow(/the task is already CANCELLED/);
+      return queued;
+    });
+    const [row] = await db.sql<{ status: string; note: string; end_time: Date | null }>('select status, note, end_time from task_record where id = ?', [id]);
+    expect(row).toMatchObject({ status: TaskStatus.CANCELLED, note: 'cancelled before it ran' });
+    expect(row.end_time).not.toBeNull();
+    expect(await receiveMessages({ fauxqs, queue }, 1, { timeoutMs: 1_500 })).toEqual([]);
+  });
+
+  it('outside a transaction, cancelled before the flush that writes it: written CANCELLED, never sent', async () => {
+    const em = db.orm.em.fork();
+    const id = note.executeOnCommit({ text: 'persisted only' }, { em });
+    const other = note.executeOnCommit({ text: 'sent' }, { em });
+    expect(await cancelTask(em, id.toUpperCase())).toBe(id); // ids compare case-insensitively
+    await em.flush();
+    expect(await status(id)).toBe(TaskStatus.CANCELLED);
+    expect(await status(other)).toBe(TaskStatus.QUEUED);
+    const messages = await receiveMessages({ fauxqs, queue }, 2, { timeoutMs: 2_500 });
+    expect(messages.map((m) => (JSON.parse(m.Body!) as { task_id: string }).task_id)).toEqual([other]);
+    await deliver({ fauxqs, queue }, worker(), { messages });
+    expect(ran).toEqual([other]);
+  });
+
+  it('follows the root to its latest attempt at any depth: 1 RETRYING → 2 RETRYING → 3 QUEUED, and 1 FAILED → 2 RETRYING → 3 QUEUED', async () => {
+    const chainOf = async (statuses: string[]) => {
+      const ids = statuses.map(() => globalThis.crypto.randomUUID());
+      for (const [n, s] of statuses.entries()) {
+        await db.sql(
+          `insert into task_record (id, task_name, kwargs, queue, status, attempt, root_id, hard_timeout, dispatched_at)
+           values (?, 'cancel.note', '{"text":"deep"}'::jsonb, 'default', ?, ?, ?, 60, now())`,
+          [ids[n], s, n + 1, ids[0]],
+        );
+      }
+      return ids;
+    };
+    const attempts = async (rootId: string) => (await db.sql<{ status: string }>('select status from task_record where root_id = ? order by attempt', [rootId])).map((r) => r.status);
+    for (const first of ['RETRYING', 'FAILED']) {
+      const [root, second, third] = await chainOf([first, 'RETRYING', 'QUEUED']);
+      expect(await enqueue(db, (em) => cancelTask(em, root))).toBe(third);
+      expect(await attempts(root)).toEqual([first, 'RETRYING', 'CANCELLED']);
+      const refused = await enqueue(db, (em) => cancelTask(em, second)).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(TaskStateError);
+      expect(refused).toMatchObject({ taskId: second, status: TaskStatus.CANCELLED });
+      expect((refused as Error).message).toMatch(/its latest attempt \(3\) is already CANCELLED/);
+    }
+    const [root, , running] = await chainOf(['RETRYING', 'RETRYING', 'RUNNING']);
+    await expect(enqueue(db, (em) => cancelTask(em, root))).rejects.toMatchObject({ status: TaskStatus.RUNNING, message: expect.stringMatching(/latest attempt \(3\) is RUNNING/) });
+    expect(await status(running)).toBe(TaskStatus.RUNNING);
+  });
+
+  describe('ids that are not UUIDs', () => {
+    const notIds = ['42', 'not-a-uuid', "x' or '1'='1", '0f8fad5b-d9cb-469f-a165-70867728950', ''];
+    const calls: [string, string, (id: string) => Promise<unknown>][] = [
+      ['getTask', 'id', (id) => getTask(db.orm.em.fork(), id)],
+      ['waitForTask', 'id', (id) => waitForTask(db.orm.em.fork(), id, { timeoutMs: 10 })],
+      ['cancelTask', 'taskId', (id) => enqueue(db, (em) => cancelTask(em, id))],
+      ['retryTask', 'taskId', (id) => enqueue(db, (em) => retryTask(em, id))],
+    ];
+
+    it.each(calls)('%s: TaskValidationError naming the argument %s, with no SQL in the message', async (name, argument, call) => {
+      for (const id of notIds) {
+        const error = await call(id).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(TaskValidationError);
+        expect(error).toMatchObject({ field: argument });
+        const { message } = error as Error;
+        expect(message).toContain(`${name}()`);
+        expect(message).toContain(argument);
+        expect(message).not.toMatch(/select|update|insert|task_record|uuid:|syntax/i);
+      }
+      const notAString = await call(42 as unknown as string).catch((e: unknown) => e);
+      expect(notAString).toBeInstanceOf(TaskValidationError);
+    });
+
+    it('accepts a UUID in upper case', async () => {
+      const id = await enqueue(db, (em) => note.executeOnCommit({ text: 'upper' }, { em }));
+      expect((await getTask(db.orm.em.fork(), id.toUpperCase()))?.id).toBe(id);
+      expect(await enqueue(db, (em) => cancelTask(em, id.toUpperCase()))).toBe(id);
+      await deliver({ fauxqs, queue }, worker(), { messages: await receiveMessages({ fauxqs, queue }, 1) }); // its message: deleted unrun
+      expect(ran).toEqual([]);
+    });
+  });
+
   itOnPostgres('a RUNNING task cannot be cancelled: TaskStateError names the status, and the run completes', async () => {
     let release!: () => void;
     gate = new Promise((resolve) => (release = resolve));
@@ -126,7 +212,7 @@ describe(`cancelTask() and retryTask() (${engine})`, () => {
     const retry = (await chain())[1].id;
     expect(await enqueue(db, (em) => cancelTask(em, rootId))).toBe(retry);
     expect((await chain()).map((r) => [r.attempt, r.status])).toEqual([[1, 'RETRYING'], [2, 'CANCELLED']]);
-    await expect(enqueue(db, (em) => cancelTask(em, rootId))).rejects.toThrow(/its retry has already started or finished/);
+    await expect(enqueue(db, (em) => cancelTask(em, rootId))).rejects.toThrow(/its latest attempt \(2\) is already CANCELLED/);
     expect(ran).toHaveLength(1);
   });
 
@@ -171,6 +257,18 @@ describe(`cancelTask() and retryTask() (${engine})`, () => {
       await runOne(); // attempt 2's message: the next test receives its own
     });
 
+    it('outside a transaction it commits only the new attempt: what the em has pending stays pending', async () => {
+      const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 8 }, { em }));
+      await runOne();
+      const em = db.orm.em.fork();
+      const pending = note.executeOnCommit({ text: 'not flushed yet' }, { em });
+      const nextId = await retryTask(em, rootId);
+      expect(await status(nextId)).toBe(TaskStatus.QUEUED);
+      expect(await status(pending)).toBeUndefined();
+      em.clear();
+      await runOne(); // attempt 2's message
+    });
+
     itOnPostgres('two operators replaying the same failure at once create one attempt 2', async () => {
       const rootId = await enqueue(db, (em) => fragile.executeOnCommit({ n: 5 }, { em }));
       await runOne();
@@ -211,28 +309,11 @@ describe(`The second shipped migration: CANCELLED (${engine})`, () => {
     expect(before.n).toBe(5000);
     await db.sql("update task_record set status = 'CANCELLED' where id = (select id from task_record where status = 'QUEUED' limit 1)");
     await expect(db.sql("update task_record set status = 'PAUSED' where status = 'QUEUED'")).rejects.toThrow(/task_record_status_check/);
-    // Down again: the CANCELLED row becomes FAILED with a note, and the old constraint is back.
+    // Down again (the third migration, then this one): the CANCELLED row becomes FAILED with a note, and the old constraint is back.
+    await migratorOf(db.orm).down();
     await migratorOf(db.orm).down();
     expect((await db.sql<{ status: string; note: string }>("select status, note from task_record where note like '%was CANCELLED'")).map((r) => r.status)).toEqual(['FAILED']);
     await expect(db.sql("update task_record set status = 'CANCELLED' where status = 'QUEUED'")).rejects.toThrow(/task_record_status_check/);
   });
-
-  itOnPostgres('behind a long transaction on the table it gives up after its lock timeout instead of blocking everyone; run again, it succeeds', async () => {
-    db = await createTestOrm({ migrateTo: first });
-    const holder = new Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('begin');
-      await holder.query('select count(*) from task_record'); // ACCESS SHARE until the end of the transaction
-      const startedAt = Date.now();
-      await expect(migratorOf(db.orm).up()).rejects.toThrow(/lock timeout/);
-      expect(Date.now() - startedAt).toBeLessThan(30_000);
-      expect(await executedMigrationNames(db.orm)).toEqual([first]);
-    } finally {
-      await holder.query('rollback').catch(() => undefined);
-      await holder.end();
-    }
-    await migratorOf(db.orm).up();
-    expect(await executedMigrationNames(db.orm)).toEqual(lambdaTasksMigrations.map((m) => m.name));
-  });
+  // Its lock timeout, in and outside a transaction: test/runtime/migrations.test.ts.
 });

@@ -7,7 +7,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { queryRowsOutsideTransaction } from '../../src/runtime/orm';
 import { knexSeam } from '../../src/runtime/orm/knex';
 import { kyselySeam } from '../../src/runtime/orm/kysely';
-import { cancelQueued } from '../../src/runtime/records/cancel';
+import { cancelInserted, cancelQueued } from '../../src/runtime/records/cancel';
 import { claim, claimMany, completeAndClaim, releaseClaim } from '../../src/runtime/records/claim';
 import { complete } from '../../src/runtime/records/complete';
 import { deleteOldTerminal } from '../../src/runtime/records/delete-old-terminal';
@@ -145,8 +145,9 @@ describe(`Every statement on task_record is index-backed (${engine})`, () => {
     { name: 'sweep RUNNING rows past their hard timeout (records/sweep-running)', call: (em) => sweepRunning(em, 60, 'swept') },
     { name: 'dead letters: rows by ids (records/find-rows)', call: (em) => findRows(em, ids.some) },
     { name: 'status of a row (records/find-status)', call: (em) => findStatus(em, ids.failed) },
-    { name: 'cancel a QUEUED row, then read its status (records/cancel)', call: (em) => cancelQueued(em, ids.retrying) },
-    { name: 'lock a row for replay and read its last attempt (records/lock-for-replay)', call: (em) => lockForReplay(em, ids.failed), replies: () => [[{ id: ids.failed, root_id: ids.failed }], [{ last: 1 }]] },
+    { name: 'cancel a QUEUED row or its root’s latest attempt, then read its status and that attempt (records/cancel)', call: (em) => cancelQueued(em, ids.retrying) },
+    { name: 'cancel rows just inserted, cancelled before their flush (records/cancel cancelInserted)', call: (em) => cancelInserted(em, ids.some) },
+    { name: 'lock a root for replay, then read the row and its last attempt (records/lock-for-replay)', call: (em) => lockForReplay(em, ids.failed), replies: () => [[{ root_id: ids.failed }], [{ id: ids.failed, root_id: ids.failed, last: 1 }]] },
     { name: 'insert a QUEUED row once: the conflict path (records/insert-queued-once)', call: (em) => insertQueuedOnce(em, newRow({ idempotencyKey: ids.key })), replies: () => [[], [{ id: ids.queued, task_name: 'scale.task3' }]] },
     { name: 'insert a QUEUED row (records/insert-queued)', call: (em) => insertQueued(em, newRow()) },
     { name: 'insert a claimed row for a foreign message (records/insert-claimed)', call: (em) => insertClaimed(em, { ...newRow(), id: ids.running }, 'message-2') },

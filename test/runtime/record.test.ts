@@ -66,7 +66,7 @@ describe(`TaskRecord and its migration (${engine})`, () => {
     const indexes = await db.sql<{ indexname: string; indexdef: string }>("select indexname, indexdef from pg_indexes where tablename = 'task_record'");
     const names = indexes.map((i) => i.indexname).sort();
     expect(names).toEqual([
-      'task_record_idempotency_key_unique', 'task_record_pkey', 'task_record_root_id_index', 'task_record_start_time_index',
+      'task_record_idempotency_key_unique', 'task_record_pkey', 'task_record_root_attempt_unique', 'task_record_root_id_index', 'task_record_start_time_index',
       'task_record_status_index', 'task_record_task_name_index', 'task_record_undispatched_index',
     ]);
     const partial = indexes.find((i) => i.indexname === 'task_record_undispatched_index')!.indexdef;

@@ -33,6 +33,8 @@ export interface TestOrmOptions {
   /** Apply the migrations only up to this one (a later `migratorOf(orm).up()` applies the rest). */
   readonly migrateTo?: string;
   readonly poolMax?: number;
+  /** MikroORM's `migrations.transactional` (default true: each migration run in one transaction). */
+  readonly migrationsTransactional?: boolean;
 }
 
 function databaseUrl(base: string, name: string): string {
@@ -104,7 +106,7 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
     entities: options.entities ?? [],
     subscribers: options.subscribers ?? [],
     extensions: [Migrator],
-    migrations: { migrationsList: migrationsList as never, transactional: true, snapshot: false, silent: true },
+    migrations: { migrationsList: migrationsList as never, transactional: options.migrationsTransactional ?? true, snapshot: false, silent: true },
     allowGlobalContext: true,
     debug: process.env.LAMBDA_TASKS_SQL_DEBUG === '1',
   };
