@@ -100,6 +100,8 @@ const project = new typescript.TypeScriptProject({
       collectCoverage: false,
       // The library's log lines are off in tests unless a test turns them on (LAMBDA_TASKS_LOG_LEVEL).
       setupFiles: ['<rootDir>/test/support/setup-env.ts'],
+      // At the end of every file: stop what a harness started and the file did not stop, and fail the file for it.
+      setupFilesAfterEnv: ['<rootDir>/test/support/end-of-file.ts'],
       globalSetup: undefined,
     },
   },

@@ -17,7 +17,7 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
     example = await startHelloExample({ port: 0, databaseUrl: '', worker: true });
   });
   afterAll(async () => {
-    await example.close();
+    await example?.close();
     jest.restoreAllMocks();
     resetLambdaTasksConfig();
   });

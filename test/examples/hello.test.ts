@@ -12,7 +12,7 @@ describe(`The hello example (${engine}, eager mode)`, () => {
   });
   afterAll(async () => {
     jest.restoreAllMocks();
-    await example.close();
+    await example?.close();
     resetLambdaTasksConfig();
   });
 

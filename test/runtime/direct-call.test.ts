@@ -29,7 +29,7 @@ describe(`Direct call of a task (${engine})`, () => {
     configureLambdaTasks({ queues: { default: 'https://q/default' } });
   });
   afterAll(async () => {
-    await db.close();
+    await db?.close();
     clearTaskRegistry();
     resetLambdaTasksConfig();
   });

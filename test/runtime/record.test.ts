@@ -47,7 +47,7 @@ describe(`TaskRecord and its migration (${engine})`, () => {
   beforeAll(async () => {
     db = await createTestOrm({ entities: [NoteSchema], subscribers: [new AppSubscriber()], migrationsList: [{ name: 'Migration20270101000000App', class: AppMigration }] });
   });
-  afterAll(async () => db.close());
+  afterAll(async () => db?.close());
 
   it('creates the table with every column of the design', async () => {
     const columns = await db.sql<{ column_name: string; data_type: string; is_nullable: string }>(
