@@ -1,4 +1,4 @@
-import { javascript, typescript } from 'projen';
+import { JsonFile, javascript, typescript } from 'projen';
 
 const MIKRO_ORM = '6.6.16';
 
@@ -102,6 +102,11 @@ const project = new typescript.TypeScriptProject({
       setupFiles: ['<rootDir>/test/support/setup-env.ts'],
       // At the end of every file: stop what a harness started and the file did not stop, and fail the file for it.
       setupFilesAfterEnv: ['<rootDir>/test/support/end-of-file.ts'],
+      // Memory (issue 32, item 13: `npm test` peaked at 7.6 GB). With a memory limit jest always runs the files in
+      // worker processes (on 2 cores it would otherwise run them all in its own process, which then only grows), and
+      // it replaces a worker whose heap is above the limit after a file. So no file's leftovers reach the next
+      // ones, and a handle a file leaks cannot hang the run: jest force-kills a worker that does not exit.
+      workerIdleMemoryLimit: '1GB',
       globalSetup: undefined,
     },
   },
@@ -167,6 +172,15 @@ project.addTask('docgen:check', {
   description: 'Fail when API.md is out of date',
   steps: [{ spawn: docgen.name }, { exec: 'git diff --exit-code -- API.md' }],
 });
+
+// ts-jest only transpiles (isolatedModules): type-checking every test file in every worker cost most of the memory
+// and start-up time of a file. The types of src, test, examples, bench and integ are checked once, by the test task's
+// first step.
+new JsonFile(project, 'tsconfig.jest.json', {
+  obj: { extends: './tsconfig.dev.json', compilerOptions: { isolatedModules: true } },
+});
+project.tryFindObjectFile('package.json')?.addOverride('jest.transform', { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] });
+project.testTask.prependExec('tsc --noEmit -p tsconfig.dev.json', { name: 'typecheck' });
 
 // PGlite loads its wasm with a dynamic import(), which jest's CommonJS VM allows only with this flag.
 const JEST_NODE_OPTIONS = '--experimental-vm-modules --disable-warning=ExperimentalWarning --disable-warning=NodeVersionSupportWarning';
