@@ -218,20 +218,33 @@ class FauxqsProcess {
   /** Waits for a line of stdout matching `pattern` (its first group is returned), the child's exit, or the deadline. */
   async waitForLine(pattern: RegExp, deadline: number, timeoutMs: number): Promise<string> {
     const what = `its "listening" line on stdout (${pattern.source})`;
-    for (;;) {
-      const match = pattern.exec(this.stdout);
-      if (match) return match[1];
-      this.throwIfExited(`before it printed ${what}`);
-      if (Date.now() > deadline) throw new Error(`fauxqs (pid ${this.pid}) did not print ${what} within ${timeoutMs} ms${this.stderrTail()}`);
-      // Wake on output, exit or a spawn error; a short sleep bounds the wait between checks.
-      await Promise.race([
-        new Promise((r) => this.child.stdout!.once('data', r)),
-        this.exited,
-        this.spawnError.then((error) => {
-          throw new Error(`fauxqs could not be started (${process.execPath}): ${error.message}`);
-        }),
-        new Promise((r) => setTimeout(r, Math.max(0, Math.min(1_000, deadline - Date.now())))),
-      ]);
+    const stdout = this.child.stdout!;
+    let wake: () => void = () => undefined;
+    const onData = () => wake();
+    stdout.on('data', onData);
+    try {
+      for (;;) {
+        const match = pattern.exec(this.stdout);
+        if (match) return match[1];
+        this.throwIfExited(`before it printed ${what}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`fauxqs (pid ${this.pid}) did not print ${what} within ${timeoutMs} ms${this.stderrTail()}`);
+        // Wake on output, on exit, on a spawn error, or at the deadline.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, left);
+          }),
+          this.exited,
+          this.spawnError.then((error) => {
+            throw new Error(`fauxqs could not be started (${process.execPath}): ${error.message}`);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    } finally {
+      stdout.off('data', onData);
     }
   }
 

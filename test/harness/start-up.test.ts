@@ -152,3 +152,21 @@ describe('The fauxqs child cannot outlive or hang its parent', () => {
     await gone(pid);
   });
 });
+
+describe('The end of a test file', () => {
+  it('stops what the file left running and fails the file naming it; jest in one process does not hang on it', async () => {
+    // jest in a process of its own, in band (the case that hung), on a fixture that starts fauxqs and never stops it.
+    const jest = path.join(ROOT, 'node_modules/jest/bin/jest.js');
+    const args = [jest, '--ci', '--runInBand', '--reporters', 'default', '--testMatch', '<rootDir>/test/harness/fixtures/leaks-fauxqs.fixture.ts'];
+    const outcome = await run(process.execPath, args, { cwd: ROOT, timeout: 180_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+      (error: { code: number; stdout: string; stderr: string; killed?: boolean }) => ({ code: error.killed ? -1 : error.code, output: error.stdout + error.stderr }),
+    );
+    const pid = Number(/FAUXQS_PID (\d+)/.exec(outcome.output)?.[1]);
+    expect(outcome.code).toBe(1); // finished (not killed by the timeout), and failed
+    expect(outcome.output).toContain(`This test file left running: fauxqs (pid ${pid}) (stopped now).`);
+    expect(outcome.output).toMatch(/Tests: {7}1 passed, 1 total/);
+    expect(isAlive(pid)).toBe(false);
+  });
+});
+
