@@ -44,7 +44,7 @@ describe(`Eager mode (${engine})`, () => {
   beforeAll(async () => {
     db = await createTestOrm({ entities: [GreetingSchema] });
     await db.sql('create table "greeting" ("id" serial primary key, "text" text not null)');
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     log.length = 0;
     configureLambdaTasks({ eager: true });
