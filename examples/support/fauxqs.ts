@@ -64,7 +64,7 @@ export class Fauxqs {
     process_.onExit(forget);
     try {
       const port = await process_.waitForLine(LISTENING, deadline, timeoutMs);
-      const fauxqs = new Fauxqs(process_, `http://127.0.0.1:${port}`);
+      const fauxqs = new Fauxqs(process_, `http://127.0.0.1:${port}`, forget);
       await fauxqs.waitUntilAnswering(deadline, timeoutMs);
       return fauxqs;
     } catch (error) {
@@ -76,7 +76,7 @@ export class Fauxqs {
   public readonly client: SQSClient;
   private stopping?: Promise<void>;
 
-  private constructor(private readonly process_: FauxqsProcess, public readonly endpoint: string) {
+  private constructor(private readonly process_: FauxqsProcess, public readonly endpoint: string, private readonly forget: () => void) {
     this.client = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   }
 
@@ -167,6 +167,7 @@ export class Fauxqs {
 
   /** Stops the server and waits until its process has exited; a second call waits for the first. */
   public async stop(): Promise<void> {
+    this.forget(); // the caller stops it now: the end of the file need not (see still-running.ts)
     this.stopping ??= (async () => {
       this.client.destroy();
       await this.process_.kill();

@@ -31,11 +31,25 @@ export function stillRunning(): string[] {
   return [...running].map((r) => r.what);
 }
 
-/** Stops everything still running (errors while stopping are ignored) and returns what it stopped. */
-export async function stopStillRunning(): Promise<string[]> {
+/**
+ * Stops everything still running and returns what it found, each with what became of it. Errors while stopping are
+ * ignored, and no stop is awaited longer than `boundMs` (a stop that hangs is named, and the caller goes on).
+ */
+export async function stopStillRunning(boundMs = 20_000): Promise<string[]> {
   ended = true;
   const left = [...running];
   running.clear();
-  await Promise.allSettled(left.map((r) => r.stop()));
-  return left.map((r) => r.what);
+  return Promise.all(
+    left.map(async (r) => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`${r.what} (did not stop within ${boundMs} ms)`), boundMs)));
+      const stopped = r.stop().then(
+        () => r.what,
+        () => `${r.what} (stopping it failed)`,
+      );
+      const outcome = await Promise.race([stopped, bound]);
+      clearTimeout(timer);
+      return outcome;
+    }),
+  );
 }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { Migration } from '@mikro-orm/migrations';
 import { build } from 'esbuild';
 import { Client } from 'pg';
-import { stillRunning } from '../../examples/support/still-running';
+import { started, stillRunning, stopStillRunning } from '../../examples/support/still-running';
 import { createTestOrm, engine } from '../support/database';
 import { Fauxqs } from '../support/fauxqs';
 import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
@@ -164,9 +164,20 @@ describe('The end of a test file', () => {
     );
     const pid = Number(/FAUXQS_PID (\d+)/.exec(outcome.output)?.[1]);
     expect(outcome.code).toBe(1); // finished (not killed by the timeout), and failed
-    expect(outcome.output).toContain(`This test file left running: fauxqs (pid ${pid}) (stopped now).`);
+    expect(outcome.output).toContain(`This test file left running: fauxqs (pid ${pid}); stopped now.`);
     expect(outcome.output).toMatch(/Tests: {7}1 passed, 1 total/);
     expect(isAlive(pid)).toBe(false);
+  });
+});
+
+// Last in this file: after stopStillRunning() the file counts as ended (anything started later is stopped at once).
+describe('Function: stopStillRunning()', () => {
+  it('waits no longer than its bound for a stop that hangs, and names it; a teardown that hangs is reported by that teardown', async () => {
+    started('a thing whose stop hangs', () => new Promise(() => undefined));
+    started('a thing that stops', async () => undefined);
+    const forget = started('a thing its file stopped', async () => undefined);
+    forget();
+    expect(await stopStillRunning(200)).toEqual(['a thing whose stop hangs (did not stop within 200 ms)', 'a thing that stops']);
   });
 });
 

@@ -7,6 +7,6 @@ import { stopStillRunning } from '../../examples/support/still-running';
 afterAll(async () => {
   const left = await stopStillRunning();
   if (left.length > 0) {
-    throw new Error(`This test file left running: ${left.join(', ')} (stopped now). Stop what a file starts in its afterAll: stopWorkerEnvironment({ db, fauxqs }), db?.close(), fauxqs?.stop().`);
+    throw new Error(`This test file left running: ${left.join(', ')}; stopped now. Stop what a file starts in its afterAll: stopWorkerEnvironment({ db, fauxqs }), db?.close(), fauxqs?.stop().`);
   }
 }, 60_000);
