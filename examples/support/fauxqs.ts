@@ -1,7 +1,5 @@
 // fauxqs, an SQS-compatible server, in a child process on a free port: the tests and the examples' worker mode use it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import dns from 'node:dns';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import {
   CreateQueueCommand,
@@ -12,42 +10,8 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-
-let lookupPatched = false;
-
-/**
- * fauxqs names its queues http://sqs.<region>.localhost:<port>/…, and an SDK client without an
- * explicit endpoint sends to the queue URL's host. glibc does not resolve *.localhost (systemd-resolved
- * and browsers do), so this process resolves it to 127.0.0.1, as fauxqs's own interceptLocalhostDns does.
- */
-function resolveLocalhostSubdomains(): void {
-  if (lookupPatched) return;
-  lookupPatched = true;
-  const original = dns.lookup;
-  const patched = (hostname: string, options: unknown, callback?: unknown): void => {
-    const cb = (typeof options === 'function' ? options : callback) as (...args: unknown[]) => void;
-    const opts = (typeof options === 'object' && options !== null ? options : {}) as { all?: boolean };
-    if (hostname.endsWith('.localhost')) {
-      if (opts.all) cb(null, [{ address: '127.0.0.1', family: 4 }]);
-      else cb(null, '127.0.0.1', 4);
-      return;
-    }
-    (original as (...args: unknown[]) => void)(hostname, options, callback);
-  };
-  (dns as { lookup: unknown }).lookup = patched;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { resolveLocalhostSubdomains } from './localhost-dns';
+import { started } from './still-running';
 
 export interface TestQueue {
   readonly name: string;
@@ -56,41 +20,77 @@ export interface TestQueue {
   readonly arn: string;
 }
 
+/** Options of {@link Fauxqs.start}. */
+export interface FauxqsStartOptions {
+  /**
+   * How long to wait for the server to say it is listening and to answer a first request. Generous, because
+   * the tests start it on a busy machine (fauxqs, PGlite and a jest worker starting together on 2 cores).
+   * @default 60_000
+   */
+  readonly readyTimeoutMs?: number;
+  /** The port to listen on. @default 0 (any free port, chosen by the server itself: no race for it) */
+  readonly port?: number;
+  /** The Node.js arguments of the child process (tests of this harness start something that fails). @default the fauxqs server */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** The readiness line of fauxqs-server.mjs. */
+const LISTENING = /^fauxqs listening on port (\d+)$/m;
+
 /** An SQS-compatible server (fauxqs) in a child process on a free port. */
 export class Fauxqs {
-  public static async start(): Promise<Fauxqs> {
+  /**
+   * Starts fauxqs and waits until it is ready: it has printed its "listening" line and answered a ListQueues.
+   * If it does not get there (it exits, or the wait runs out), the child is killed before the error is thrown,
+   * and the error says what was awaited and what the child wrote to stderr.
+   *
+   * The child dies with this process even when this process is killed (it exits on end-of-file on its stdin, which
+   * this process holds), and it does not keep this process alive (it is unref'd): a test runner that forgets to
+   * stop it cannot hang on it.
+   */
+  public static async start(options: FauxqsStartOptions = {}): Promise<Fauxqs> {
     resolveLocalhostSubdomains();
-    const port = await freePort();
-    const cli = path.resolve(__dirname, '../../node_modules/fauxqs/dist/cli.js'); // ESM-only: run as a child process
+    const timeoutMs = options.readyTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
     // fauxqs listens on every interface; the preload keeps it on 127.0.0.1.
-    const child = spawn(process.execPath, ['--require', path.join(__dirname, 'loopback-only.cjs'), cli], {
-      env: { ...process.env, FAUXQS_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const args = options.nodeArgs ?? ['--require', path.join(__dirname, 'loopback-only.cjs'), path.join(__dirname, 'fauxqs-server.mjs')];
+    const child = spawn(process.execPath, [...args], {
+      cwd: path.resolve(__dirname, '../..'), // fauxqs-server.mjs imports 'fauxqs' from the repository's node_modules
+      env: { ...process.env, FAUXQS_PORT: String(options.port ?? 0), NODE_OPTIONS: '' }, // not jest's --experimental-vm-modules
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const fauxqs = new Fauxqs(child, `http://127.0.0.1:${port}`);
-    await fauxqs.waitUntilReady();
-    return fauxqs;
+    const process_ = new FauxqsProcess(child);
+    const forget = started(`fauxqs (pid ${child.pid})`, () => process_.kill());
+    process_.onExit(forget);
+    try {
+      const port = await process_.waitForLine(LISTENING, deadline, timeoutMs);
+      const fauxqs = new Fauxqs(process_, `http://127.0.0.1:${port}`, forget);
+      await fauxqs.waitUntilAnswering(deadline, timeoutMs);
+      return fauxqs;
+    } catch (error) {
+      await process_.kill();
+      throw error;
+    }
   }
 
   public readonly client: SQSClient;
-  private exited: Promise<void>;
+  private stopping?: Promise<void>;
 
-  private constructor(private readonly child: ChildProcess, public readonly endpoint: string) {
+  private constructor(private readonly process_: FauxqsProcess, public readonly endpoint: string, private readonly forget: () => void) {
     this.client = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.stdout?.resume();
-    child.stderr?.resume();
   }
 
-  private async waitUntilReady(): Promise<void> {
-    const deadline = Date.now() + 15_000;
+  /** The "listening" line is printed after listen() returned; one request proves the server answers. */
+  private async waitUntilAnswering(deadline: number, timeoutMs: number): Promise<void> {
     for (;;) {
       try {
         await this.client.send(new ListQueuesCommand({}));
         return;
       } catch (error) {
-        if (this.child.exitCode !== null) throw new Error('fauxqs exited during startup');
-        if (Date.now() > deadline) throw new Error(`fauxqs did not start: ${(error as Error).message}`);
+        this.process_.throwIfExited('before it answered a first request');
+        if (Date.now() > deadline) {
+          throw new Error(`fauxqs (pid ${this.pid}) said it was listening on ${this.endpoint} but did not answer a ListQueues within ${timeoutMs} ms: ${(error as Error).message}${this.process_.stderrTail()}`);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -162,12 +162,110 @@ export class Fauxqs {
   }
 
   public get pid(): number | undefined {
+    return this.process_.pid;
+  }
+
+  /** Stops the server and waits until its process has exited; a second call waits for the first. */
+  public async stop(): Promise<void> {
+    this.forget(); // the caller stops it now: the end of the file need not (see still-running.ts)
+    this.stopping ??= (async () => {
+      this.client.destroy();
+      await this.process_.kill();
+    })();
+    return this.stopping;
+  }
+}
+
+/** The child process: its exit, its stdout lines and the end of its stderr. */
+class FauxqsProcess {
+  private stdout = '';
+  private stderr = '';
+  private exit?: { code: number | null; signal: NodeJS.Signals | null };
+  private readonly exited: Promise<void>;
+  private readonly spawnError: Promise<Error>;
+
+  constructor(private readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve();
+      });
+    });
+    this.spawnError = new Promise((resolve) => child.once('error', resolve));
+    // The exit promise resolves on 'exit', and 'error' (spawn failed) comes without one: make it one.
+    void this.spawnError.then(() => {
+      this.exit ??= { code: null, signal: null };
+    });
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (this.stdout.length < 64 * 1024) this.stdout += chunk;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4 * 1024);
+    });
+    child.stdin!.on('error', () => undefined); // EPIPE when the child has gone
+    // Neither the child nor its pipes keep this process alive; the child exits when its stdin closes.
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?(): void }).unref?.();
+  }
+
+  get pid(): number | undefined {
     return this.child.pid;
   }
 
-  public async stop(): Promise<void> {
-    this.client.destroy();
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+  onExit(callback: () => void): void {
+    void this.exited.then(callback);
+  }
+
+  /** Waits for a line of stdout matching `pattern` (its first group is returned), the child's exit, or the deadline. */
+  async waitForLine(pattern: RegExp, deadline: number, timeoutMs: number): Promise<string> {
+    const what = `its "listening" line on stdout (${pattern.source})`;
+    const stdout = this.child.stdout!;
+    let wake: () => void = () => undefined;
+    const onData = () => wake();
+    stdout.on('data', onData);
+    try {
+      for (;;) {
+        const match = pattern.exec(this.stdout);
+        if (match) return match[1];
+        this.throwIfExited(`before it printed ${what}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`fauxqs (pid ${this.pid}) did not print ${what} within ${timeoutMs} ms${this.stderrTail()}`);
+        // Wake on output, on exit, on a spawn error, or at the deadline.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, left);
+          }),
+          this.exited,
+          this.spawnError.then((error) => {
+            throw new Error(`fauxqs could not be started (${process.execPath}): ${error.message}`);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    } finally {
+      stdout.off('data', onData);
+    }
+  }
+
+  throwIfExited(when: string): void {
+    if (!this.exit) return;
+    const how = this.exit.signal ? `was killed by ${this.exit.signal}` : `exited with code ${this.exit.code}`;
+    throw new Error(`fauxqs (pid ${this.pid}) ${how} ${when}${this.stderrTail()}`);
+  }
+
+  stderrTail(): string {
+    const tail = this.stderr.trim();
+    return tail ? `; its stderr ends with:\n${tail}` : '; it wrote nothing to stderr';
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within 5 s; resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (this.exit || this.child.pid === undefined) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
     await this.exited;
+    clearTimeout(timer);
   }
 }

@@ -11,7 +11,7 @@ import { resetSecretCache } from '../../src/runtime/secrets';
 import { itOnPostgres } from '../support/database';
 import { deliver, receiveMessages } from '../support/delivery';
 import { configureForQueues } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment, type WorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS, type WorkerEnvironment } from '../support/worker-environment';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:example-db-AbCdEf';
 
@@ -31,7 +31,7 @@ describe('The example CDK app, run as deployed (PostgreSQL, fauxqs)', () => {
 
   beforeAll(async () => {
     env = await startWorkerEnvironment({ queueName: 'example' });
-  }, 120_000);
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
     process.env = saved;
     secrets.restore();

@@ -4,6 +4,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHelloExample, type HelloExample } from '../../examples/hello/app';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
+import { START_TIMEOUT_MS } from '../support/worker-environment';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve(__dirname, '../../test-reports/screenshots');
@@ -15,9 +16,9 @@ describe('The hello example in worker mode (fauxqs → runLocalWorker → create
     jest.spyOn(console, 'info').mockImplementation(() => undefined);
     jest.spyOn(console, 'error').mockImplementation(() => undefined);
     example = await startHelloExample({ port: 0, databaseUrl: '', worker: true });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
-    await example.close();
+    await example?.close();
     jest.restoreAllMocks();
     resetLambdaTasksConfig();
   });

@@ -1,6 +1,7 @@
 import { startHelloExample, type HelloExample } from '../../examples/hello/app';
 import { resetLambdaTasksConfig } from '../../src/runtime/config';
 import { engine } from '../support/database';
+import { START_TIMEOUT_MS } from '../support/worker-environment';
 
 describe(`The hello example (${engine}, eager mode)`, () => {
   let example: HelloExample;
@@ -9,10 +10,10 @@ describe(`The hello example (${engine}, eager mode)`, () => {
     // Always on embedded PGlite, as `npm run example` runs on a fresh machine.
     example = await startHelloExample({ port: 0, databaseUrl: '' });
     jest.spyOn(console, 'info').mockImplementation(() => undefined);
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
     jest.restoreAllMocks();
-    await example.close();
+    await example?.close();
     resetLambdaTasksConfig();
   });
 

@@ -11,7 +11,7 @@ import { createTestOrm, engine, executedMigrationNames, itOnPostgres, migratorOf
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 const ran: string[] = [];
 let gate: Promise<void> = Promise.resolve();
@@ -47,7 +47,7 @@ describe(`cancelTask() and retryTask() (${engine})`, () => {
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'cancel' }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     ran.length = 0;

@@ -15,7 +15,7 @@ import { engine, type TestDatabase } from '../support/database';
 import { deliver, deliverAll, enqueue, receiveMessages } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 /** A nested value of the arguments: strings, and objects of them (keys drawn from the same strings). */
 type Nested = string | { [key: string]: Nested };
@@ -95,11 +95,12 @@ describe(`Characters through the whole path (${engine})`, () => {
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'characters' }));
     await db.sql('create table "chars_seen" ("id" serial primary key, "task_id" uuid not null, "received" text not null)');
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });
   afterEach(async () => {
+    if (!queue) return; // the start-up failed: its own error is reported
     await fauxqs.drain(queue.url).then((m) => fauxqs.deleteMessages(queue.url, m));
   });
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));

@@ -14,6 +14,7 @@ import { lambdaContext, sqsRecord } from '../support/events';
 import { insertQueuedRows } from '../support/task-rows';
 import { quietLogs } from '../support/tasks-env';
 import { waitFor } from '../support/wait-for';
+import { START_TIMEOUT_MS } from '../support/worker-environment';
 
 let db: TestDatabase;
 let sideConn: Client;
@@ -61,7 +62,7 @@ describe('attack: batch claims', () => {
     await db.sql('create table attack_deferred (x int, constraint attack_deferred_u unique (x) deferrable initially deferred)');
     sideConn = new Client({ connectionString: db.url });
     await sideConn.connect();
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/attack' } });
     runs.length = 0;

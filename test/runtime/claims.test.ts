@@ -19,6 +19,7 @@ import { countStatements } from '../support/statements';
 import { insertQueuedRows } from '../support/task-rows';
 import { quietLogs } from '../support/tasks-env';
 import { waitFor } from '../support/wait-for';
+import { START_TIMEOUT_MS } from '../support/worker-environment';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -60,7 +61,7 @@ describe(`Claiming a batch (${engine})`, () => {
   beforeAll(async () => {
     db = await createTestOrm({ entities: [LinkedOrderSchema] });
     await db.sql('create table "linked_order" ("id" serial primary key, "task_id" uuid not null references "task_record" ("id"))');
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureLambdaTasks({ queues: { default: 'https://sqs.us-east-1.amazonaws.com/000000000000/claims' } });
     runs.length = 0;

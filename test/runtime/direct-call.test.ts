@@ -6,6 +6,7 @@ import { lambdaTask } from '../../src/runtime/lambda-task';
 import { clearTaskRegistry } from '../../src/runtime/registry';
 import type { TaskContext } from '../../src/runtime/types';
 import { createTestOrm, engine, type TestDatabase } from '../support/database';
+import { START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Visit {
   id!: number;
@@ -27,9 +28,9 @@ describe(`Direct call of a task (${engine})`, () => {
     db = await createTestOrm({ entities: [VisitSchema] });
     await db.sql('create table "visit" ("id" serial primary key, "who" text not null)');
     configureLambdaTasks({ queues: { default: 'https://q/default' } });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
-    await db.close();
+    await db?.close();
     clearTaskRegistry();
     resetLambdaTasksConfig();
   });

@@ -15,7 +15,7 @@ import { withLogs } from '../support/logs';
 import { startSilentEndpoint, withSqsEndpointEnv } from '../support/silent-endpoint';
 import { recordStatements } from '../support/statements';
 import { configureForQueues, countCommands, drainTaskIds } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Order {
   id!: number;
@@ -42,12 +42,13 @@ describe(`Dispatch after commit (${engine})`, () => {
     await db.sql('create table "orders" ("id" serial primary key, "item" text not null)');
     queues = { default: queue, reports: await fauxqs.createQueue('reports') };
     calls = countCommands(fauxqs.client);
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues(queues, { sqsClient: fauxqs.client });
     calls.clear();
   });
   afterEach(async () => {
+    if (!queues) return; // the start-up failed: its own error is reported
     // Nothing may be left behind by a test.
     expect(await sent()).toEqual([]);
   });

@@ -12,7 +12,7 @@ import { createTestOrm, engine, type TestDatabase } from '../support/database';
 import { enqueue } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, drainTaskIds } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Greeting {
   id!: number;
@@ -44,13 +44,13 @@ describe(`Eager mode (${engine})`, () => {
   beforeAll(async () => {
     db = await createTestOrm({ entities: [GreetingSchema] });
     await db.sql('create table "greeting" ("id" serial primary key, "text" text not null)');
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     log.length = 0;
     configureLambdaTasks({ eager: true });
   });
   afterAll(async () => {
-    await db.close();
+    await db?.close();
     resetLambdaTasksConfig();
   });
 
@@ -160,7 +160,7 @@ describe(`Function: drainTasks() (${engine})`, () => {
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'drain', entities: [GreetingSchema] }));
     await db.sql('create table "greeting" ("id" serial primary key, "text" text not null)');
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 

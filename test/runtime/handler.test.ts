@@ -14,7 +14,7 @@ import { lambdaContext } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { withLogs } from '../support/logs';
 import { configureForQueues } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class SideEffect {
   id!: number;
@@ -78,7 +78,7 @@ describe(`The worker handler end to end (${engine})`, () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'worker', entities: [SideEffectSchema] }));
     await db.sql('create table "side_effect" ("id" serial primary key, "label" text not null)');
     handler = createHandler({ tasks, orm: db.orm });
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 

@@ -10,7 +10,7 @@ import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 // A hard timeout frees the connection of the run it abandons (DESIGN, Revision 5): it needs no other pooled
 // connection to do so (the task may hold the pool's spare itself), and it never hands on a connection that
@@ -146,7 +146,7 @@ describe(`A hard timeout frees its connection (${engine})`, () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'hard-connections', entities: [MarkSchema] }));
     await db.sql('create table "mark" ("id" serial primary key, "label" text not null)');
     process.on('unhandledRejection', onUnhandled);
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     abandoned = { inSavepoint: signal(), wake: signal(), late: signal() };
@@ -154,10 +154,10 @@ describe(`A hard timeout frees its connection (${engine})`, () => {
     spare = { held: signal(), release: signal() };
   });
   afterEach(() => {
-    // Whatever a failed test left hanging ends now, so the workers can close.
-    abandoned.wake.resolve();
-    abandoned.late.resolve(['(test ended)']);
-    spare.release.resolve();
+    // Whatever a failed test left hanging ends now, so the workers can close (nothing to end after a failed start).
+    abandoned?.wake.resolve();
+    abandoned?.late.resolve(['(test ended)']);
+    spare?.release.resolve();
   });
   afterAll(async () => {
     process.off('unhandledRejection', onUnhandled);

@@ -17,7 +17,7 @@ import { deliver, deliverAll, enqueue } from '../support/delivery';
 import { lambdaContext } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 const work = lambdaTask({ name: 'maintenance.work', args: z.object({ n: z.number() }) }, async ({ n }, ctx) => {
   await (ctx.em as EntityManager).execute('insert into run_log (task_id) values (?)', [ctx.taskId]);
@@ -50,7 +50,7 @@ describe(`Maintenance: relay, sweep, DLQ reconciliation (${engine})`, () => {
   quietLogs();
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'maintenance' }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });

@@ -9,7 +9,7 @@ import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import { emfViolations } from '../support/emf';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Flaky extends Error {
   override name = 'Flaky';
@@ -33,7 +33,7 @@ describe(`Task metrics: embedded metric format lines from the worker (${engine})
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'metrics' }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     written = [];
@@ -43,7 +43,7 @@ describe(`Task metrics: embedded metric format lines from the worker (${engine})
     });
   });
   afterEach(() => {
-    write.mockRestore();
+    write?.mockRestore(); // undefined when the start-up failed (beforeEach did not run)
     delete process.env[METRICS_ENV];
   });
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));

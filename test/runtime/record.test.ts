@@ -5,6 +5,7 @@ import { TaskDispatchSubscriber } from '../../src/runtime/outbox';
 import { TaskRecord, TaskRecordSchema, TaskStatus } from '../../src/runtime/record';
 import { withLambdaTasks } from '../../src/runtime/with-lambda-tasks';
 import { createTestOrm, engine, executedMigrationNames, schemaGeneratorOf, type TestDatabase } from '../support/database';
+import { START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Note {
   id!: number;
@@ -46,8 +47,8 @@ describe(`TaskRecord and its migration (${engine})`, () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestOrm({ entities: [NoteSchema], subscribers: [new AppSubscriber()], migrationsList: [{ name: 'Migration20270101000000App', class: AppMigration }] });
-  });
-  afterAll(async () => db.close());
+  }, START_TIMEOUT_MS);
+  afterAll(async () => db?.close());
 
   it('creates the table with every column of the design', async () => {
     const columns = await db.sql<{ column_name: string; data_type: string; is_nullable: string }>(

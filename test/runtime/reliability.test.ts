@@ -21,7 +21,7 @@ import { lambdaContext, sqsRecord } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues } from '../support/tasks-env';
 import { waitFor } from '../support/wait-for';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 
 const logRun = (em: EntityManager, taskId: string | null) => em.execute('insert into run_log (task_id) values (?)', [taskId]);
@@ -81,12 +81,13 @@ describe(`Reliability round 2 (${engine})`, () => {
 
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'reliability', poolMax: 4 }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     failuresLeft = 0;
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });
   afterEach(async () => {
+    if (!queue) return; // the start-up failed: its own error is reported
     await fauxqs.drain(queue.url).then((m) => fauxqs.deleteMessages(queue.url, m));
   });
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));

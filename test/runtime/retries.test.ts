@@ -10,7 +10,7 @@ import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { deliverAll, enqueue } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Flaky extends Error {
   override name = 'Flaky';
@@ -93,7 +93,7 @@ describe(`Retries, singletons and cleanup in the worker (${engine})`, () => {
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'retries' }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });

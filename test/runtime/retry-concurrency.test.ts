@@ -12,7 +12,7 @@ import { retryTask } from '../../src/runtime/replay';
 import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 const ROUNDS = 20;
 
@@ -38,7 +38,7 @@ describe(`retryTask() by two operators at once (${engine})`, () => {
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'retry-race', poolMax: 8 }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
@@ -102,7 +102,7 @@ describe(`cancelTask() in a snapshot older than a worker's claim (${engine})`, (
   quietLogs(['info', 'warn']);
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'cancel-race', poolMax: 4 }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => configureForQueues({ default: queue }, { sqsClient: fauxqs.client }));
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 

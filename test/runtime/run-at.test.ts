@@ -10,7 +10,7 @@ import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 const remind = lambdaTask({ name: 'runAt.remind', args: z.object({ who: z.string() }) }, async ({ who }) => `reminded ${who}`);
 
@@ -40,7 +40,7 @@ describe(`Tasks that run more than 900 s after their commit: delay and runAt (${
       },
       { step: 'initialize', name: 'recordSentDelays' },
     );
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     sentDelays = [];

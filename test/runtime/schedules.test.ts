@@ -10,7 +10,7 @@ import { lambdaContext } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { withLogs } from '../support/logs';
 import { configureForQueues } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 const ran: string[] = [];
 const summary = lambdaTask({ name: 'schedules.summary', args: z.object({ kind: z.enum(['daily', 'weekly']) }) }, async ({ kind }, ctx) => {
@@ -47,14 +47,14 @@ describe(`Schedule events (${engine})`, () => {
   withLogs('error');
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'schedules' }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(async () => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     ran.length = 0;
     await db.sql("delete from task_record where task_name in ('schedules.report', 'schedules.summary')");
   });
-  afterEach(() => errors.mockRestore());
+  afterEach(() => errors?.mockRestore()); // undefined when the start-up failed (beforeEach did not run)
   afterAll(() => stopWorkerEnvironment({ db, fauxqs }));
 
   it('the construct’s event carries the scheduler’s time placeholder', () => {

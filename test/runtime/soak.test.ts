@@ -9,7 +9,7 @@ import { engine, type TestDatabase } from '../support/database';
 import { enqueue } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Transient extends Error {
   override name = 'Transient';
@@ -63,7 +63,7 @@ describeOnPostgres('Soak: 5,000 tasks through the whole path, with exact account
     await db.sql('create table soak_effect (id serial primary key, root_id uuid not null, task_id uuid not null)');
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
     for (const method of ['info', 'warn'] as const) jest.spyOn(console, method).mockImplementation(() => undefined);
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
     jest.restoreAllMocks();
     await stopWorkerEnvironment({ db, fauxqs });

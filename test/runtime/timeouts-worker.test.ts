@@ -13,7 +13,7 @@ import { engine, itOnPostgres, type TestDatabase } from '../support/database';
 import { deliver, enqueue, receiveMessages } from '../support/delivery';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 class Mark {
   id!: number;
@@ -82,7 +82,7 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'timeouts', entities: [MarkSchema] }));
     await db.sql('create table "mark" ("id" serial primary key, "label" text not null)');
     process.on('unhandledRejection', onUnhandled);
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });

@@ -11,7 +11,7 @@ import { deliver, deliverAll, enqueue, receiveMessages } from '../support/delive
 import { lambdaContext, sqsRecord } from '../support/events';
 import type { Fauxqs, TestQueue } from '../support/fauxqs';
 import { configureForQueues, quietLogs } from '../support/tasks-env';
-import { startWorkerEnvironment, stopWorkerEnvironment } from '../support/worker-environment';
+import { startWorkerEnvironment, stopWorkerEnvironment, START_TIMEOUT_MS } from '../support/worker-environment';
 
 let gate: Promise<void> = Promise.resolve();
 let blockerPid: (pid: number) => void = () => undefined;
@@ -44,7 +44,7 @@ describe(`Worker-level faults (${engine})`, () => {
   quietLogs();
   beforeAll(async () => {
     ({ db, fauxqs, queue } = await startWorkerEnvironment({ queueName: 'faults' }));
-  });
+  }, START_TIMEOUT_MS);
   beforeEach(() => {
     configureForQueues({ default: queue }, { sqsClient: fauxqs.client });
   });

@@ -3,6 +3,7 @@ import { MikroORM, type IMigrator, type ISchemaGenerator, type Options } from '@
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver, type EntityManager } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
+import { started } from '../../examples/support/still-running';
 import { lambdaTasksMigrations } from '../../src/runtime/migrations';
 import { withLambdaTasks } from '../../src/runtime/with-lambda-tasks';
 
@@ -75,7 +76,7 @@ export function schemaGeneratorOf(orm: MikroORM): ISchemaGenerator {
  * An ORM on embedded PGlite: MikroORM 7's own driver (`@mikro-orm/pglite`, installed by the newest lane) when
  * it is there, else `mikro-orm-pglite` (MikroORM 6) with a borrowed instance. Each is loaded only here.
  */
-async function initPglite(common: Partial<Options>): Promise<{ orm: MikroORM; closeInstance?: () => Promise<void> }> {
+async function initPglite(common: Partial<Options>, undo: (() => Promise<unknown>)[]): Promise<MikroORM> {
   const orm7 = (await import(MIKRO_ORM_7_PGLITE).catch(() => undefined)) as { PgliteDriver: NonNullable<Options['driver']> } | undefined;
   if (orm7) {
     // MikroORM 7's driver owns its in-memory instance and closes it with this ORM. An ORM built from this one's
@@ -83,13 +84,13 @@ async function initPglite(common: Partial<Options>): Promise<{ orm: MikroORM; cl
     const orm = await MikroORM.init(withLambdaTasks({ ...common, driver: orm7.PgliteDriver, dbName: 'memory://' }));
     const instance = await (orm.em.getConnection() as unknown as { getNativeClient(): Promise<unknown> }).getNativeClient();
     orm.config.set('driverOptions', { pglite: instance } as never);
-    return { orm };
+    return orm;
   }
   const [{ PGlite }, { PGliteDriver }] = await Promise.all([import('@electric-sql/pglite'), import('mikro-orm-pglite')]);
   // A borrowed instance, closed after the ORM; PGlite loads its wasm with import(): jest runs with --experimental-vm-modules.
   const instance = new PGlite();
-  const orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PGliteDriver, dbName: 'postgres', driverOptions: { connection: { pglite: () => instance } } }));
-  return { orm, closeInstance: () => instance.close() };
+  undo.push(() => instance.close()); // runs after the ORM's close (undo steps run last first)
+  return MikroORM.init(withLambdaTasks({ ...common, driver: PGliteDriver, dbName: 'postgres', driverOptions: { connection: { pglite: () => instance } } }));
 }
 
 /** A variable, so that TypeScript (compiling against MikroORM 6) does not resolve a package that is not installed. */
@@ -110,19 +111,41 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
     allowGlobalContext: true,
     debug: process.env.LAMBDA_TASKS_SQL_DEBUG === '1',
   };
+  // Whatever has started is undone if a later step fails (or if the file ends first: see still-running.ts).
+  const undo: (() => Promise<unknown>)[] = [];
+  const undoAll = async (): Promise<void> => {
+    let first: unknown;
+    for (const step of undo.splice(0).reverse()) await step().catch((error: unknown) => (first ??= error));
+    if (first !== undefined) throw first;
+  };
+  let forget = started(`test database (${engine}, starting)`, undoAll);
   let orm: MikroORM;
   let url: string | undefined;
-  let dbName: string | undefined;
-  let closeInstance: (() => Promise<void>) | undefined;
-  if (engine === 'postgres') {
-    dbName = `lt_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-    await adminQuery(`create database "${dbName}"`);
-    url = databaseUrl(process.env.DATABASE_URL!, dbName);
-    orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PostgreSqlDriver, clientUrl: url, pool: { min: 0, max: options.poolMax ?? 6 } }));
-  } else {
-    ({ orm, closeInstance } = await initPglite(common));
+  try {
+    if (engine === 'postgres') {
+      const dbName = `lt_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+      await adminQuery(`create database "${dbName}"`);
+      undo.push(() => adminQuery(`drop database if exists "${dbName}" with (force)`));
+      url = databaseUrl(process.env.DATABASE_URL!, dbName);
+      orm = await MikroORM.init(withLambdaTasks({ ...common, driver: PostgreSqlDriver, clientUrl: url, pool: { min: 0, max: options.poolMax ?? 6 } }));
+    } else {
+      orm = await initPglite(common, undo);
+    }
+    undo.push(() => orm.close(true));
+    if (migrationsList.length > 0) await migratorOf(orm).up(options.migrateTo ? { to: options.migrateTo } : undefined);
+  } catch (error) {
+    forget();
+    await undoAll().catch(() => undefined); // the start-up's own error is the one to report
+    throw error;
   }
-  if (migrationsList.length > 0) await migratorOf(orm).up(options.migrateTo ? { to: options.migrateTo } : undefined);
+  forget();
+  let closing: Promise<void> | undefined;
+  // Forgotten as soon as the file's own teardown asks: if closing hangs, that teardown's timeout reports it, not the end of the file.
+  const close = (): Promise<void> => {
+    forget();
+    return (closing ??= undoAll());
+  };
+  forget = started(`test database (${engine}${url ? `: ${new URL(url).pathname.slice(1)}` : ''})`, close);
   const em = orm.em.fork() as EntityManager;
   return {
     orm,
@@ -132,10 +155,7 @@ export async function createTestOrm(options: TestOrmOptions = {}): Promise<TestD
     async sql<T>(query: string, params: unknown[] = []): Promise<T[]> {
       return (await (orm.em as EntityManager).getConnection().execute(query, params, 'all')) as T[];
     },
-    async close() {
-      await orm.close(true);
-      await closeInstance?.();
-      if (dbName) await adminQuery(`drop database if exists "${dbName}" with (force)`);
-    },
+    /** Closes the ORM (and the PGlite instance) and drops the database; a second call waits for the first. */
+    close,
   };
 }
