@@ -195,6 +195,12 @@ project.addTask('test:pglite', {
   exec: 'env -u DATABASE_URL jest --passWithNoTests test/runtime',
 });
 
+project.addTask('check:model', {
+  description: 'Run the model checker longer (needs DATABASE_URL): --runs N --seed S [--path P] [--exclude faults] [--newest for MikroORM 7]',
+  exec: 'bash scripts/check-model.sh',
+  receiveArgs: true,
+});
+
 project.addTask('example', {
   description: 'Run the hello example (embedded PGlite unless DATABASE_URL is set)',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json examples/hello/main.ts',
