@@ -26,7 +26,7 @@ echo "check:model: $MODEL_RUNS programs, seed $MODEL_SEED${MODEL_EXCLUDE:+, with
 started=$(date +%s)
 set +e
 if [ $newest = 1 ]; then
-  bash scripts/newest-lane.sh test/model
+  bash scripts/newest-lane.sh test/model/model.test.ts --testTimeout=86400000 -t "every program"
 else
   NODE_OPTIONS="--experimental-vm-modules --disable-warning=ExperimentalWarning" npx jest --maxWorkers=1 --testTimeout=86400000 test/model/model.test.ts -t 'every program'
 fi

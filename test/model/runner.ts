@@ -25,7 +25,7 @@ export interface ModelRunOptions {
 export const ALL_COMMANDS: readonly (readonly [string, fc.Arbitrary<ModelCommand>, number])[] = [
   ['enqueue', enqueueCommand, 3],
   ['deliver', deliverCommand, 3],
-  ['inject', injectCommand, 1],
+  ['inject', injectCommand, 2],
   ['cancel', cancelCommand, 1],
   ['retry', retryCommand, 2],
   ['tick', tickCommand, 1],
@@ -51,7 +51,7 @@ export class InvariantViolation extends Error {
 export function modelProperty(env: WorkerEnvironment, options: Pick<ModelRunOptions, 'maxCommands' | 'verbose' | 'exclude'>, commands = ALL_COMMANDS) {
   let program = 0;
   const allowed = allowedCommands(commands, options.exclude ?? []);
-  return fc.asyncProperty(fc.commands(allowed, { maxCommands: options.maxCommands ?? 8 }), async (cmds) => {
+  return fc.asyncProperty(fc.commands(allowed, { maxCommands: options.maxCommands ?? 12, size: '+1' }), async (cmds) => {
     const started = Date.now();
     const state = await startProgram(env);
     await fc.asyncModelRun(() => ({ model: { enqueued: 0 }, real: state }), cmds);
@@ -82,7 +82,7 @@ export function runOptionsFromEnv(defaults: { runs: number; seed: number }): Mod
     runs: number('MODEL_RUNS', defaults.runs),
     seed: number('MODEL_SEED', defaults.seed),
     path: process.env.MODEL_PATH || undefined,
-    maxCommands: number('MODEL_MAX_COMMANDS', 8),
+    maxCommands: number('MODEL_MAX_COMMANDS', 12),
     verbose: process.env.MODEL_VERBOSE === '1',
     exclude: (process.env.MODEL_EXCLUDE ?? '').split(',').map((f) => f.trim()).filter(Boolean),
   };

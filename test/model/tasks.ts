@@ -73,6 +73,14 @@ export const ledger = new RunLedger();
 const writeRow = (em: EntityManager, taskId: string, note: string | null) =>
   em.execute('insert into "model_write" ("task_id", "note") values (?, ?)', [taskId, note]);
 
+/** Works for `ms` in steps of 200 ms, each a query on the task's transaction (as a task that reads as it goes). */
+async function workInSteps(em: EntityManager, ms: number): Promise<void> {
+  for (const until = Date.now() + ms; Date.now() < until;) {
+    await sleep(200);
+    await em.execute('select 1');
+  }
+}
+
 /** The task of every program: logs its run, writes a row in its own transaction, then does what `mode` says. */
 export const modelWork = lambdaTask(
   {
@@ -91,10 +99,12 @@ export const modelWork = lambdaTask(
       if (mode === 'hang-savepoint') {
         await em.transactional(async (sp) => {
           await writeRow(sp as EntityManager, taskId, 'savepoint');
-          await sleep(HANG_MS);
+          await workInSteps(sp as EntityManager, HANG_MS);
         });
+      } else if (mode === 'hang') {
+        await workInSteps(em, HANG_MS);
       } else {
-        await sleep(mode === 'hang' ? HANG_MS : ms);
+        await sleep(ms);
       }
       if (mode === 'throw') throw new ModelTaskError(taskId);
       ledger.returned.add(taskId);
