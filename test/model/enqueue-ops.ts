@@ -135,7 +135,7 @@ export class InjectCommand implements ModelCommand {
   }
 }
 
-const invocation: fc.Arbitrary<Invocation> = fc.record(
+export const invocation: fc.Arbitrary<Invocation> = fc.record(
   {
     mode: fc.constantFrom(...TASK_MODES, 'ok', 'ok'),
     ms: fc.constantFrom(0, 50, 300, 600),

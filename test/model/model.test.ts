@@ -43,7 +43,7 @@ describe(`The model checker: invariants I1–I5 over generated programs (${engin
     ];
     try {
       // Act
-      const details = await checkModel(env!, { runs: 20, seed: 42, maxCommands: 5 }, commands);
+      const details = await checkModel(env!, { runs: 20, seed: 42, maxCommands: 5, exclude: ['hang', 'hang-savepoint', 'throw'] }, commands);
       // Assess
       expect(details.failed).toBe(true);
       const report = fc.defaultReportMessage(details)!;

@@ -2,7 +2,7 @@
 // settle, and checks I1–I5. A failure is reported by fast-check with its seed, path and shrunk program.
 import fc from 'fast-check';
 import { deliverCommand, tickCommand } from './delivery-ops';
-import { enqueueCommand, injectCommand, type Model, type ModelCommand } from './enqueue-ops';
+import { EnqueueCommand, enqueueCommand, injectCommand, invocation, type Model, type ModelCommand } from './enqueue-ops';
 import { startProgram, type ProgramState } from './harness';
 import { checkInvariants } from './invariants';
 import { cancelCommand, retryCommand } from './operator-ops';
@@ -47,23 +47,33 @@ export class InvariantViolation extends Error {
   }
 }
 
-/** The property: one generated program, run, settled and checked. */
+/** The rows a program starts with: one committed transaction of up to 6 invocations (none once shrunk away). */
+function openingOf(exclude: readonly string[]): fc.Arbitrary<EnqueueCommand | null> {
+  const excluded = new Set(exclude);
+  const invocations = fc.array(invocation, { maxLength: 6 }).map((list) => list.filter((i) => !excluded.has(i.mode)));
+  return invocations.map((list) => (list.length > 0 ? new EnqueueCommand('transaction', list) : null));
+}
+
+type Program = [EnqueueCommand | null, Iterable<fc.AsyncCommand<Model, ProgramState, boolean>>];
+
+/** The property: one generated program (an opening enqueue, then the commands), run, settled and checked. */
 export function modelProperty(env: WorkerEnvironment, options: Pick<ModelRunOptions, 'maxCommands' | 'verbose' | 'exclude'>, commands = ALL_COMMANDS) {
   let program = 0;
   const allowed = allowedCommands(commands, options.exclude ?? []);
-  return fc.asyncProperty(fc.commands(allowed, { maxCommands: options.maxCommands ?? 12, size: '+1' }), async (cmds) => {
+  return fc.asyncProperty(openingOf(options.exclude ?? []), fc.commands(allowed, { maxCommands: options.maxCommands ?? 12, size: '+1' }), async (opening, cmds) => {
     const started = Date.now();
     const state = await startProgram(env);
+    await opening?.run({ enqueued: 0 }, state);
     await fc.asyncModelRun(() => ({ model: { enqueued: 0 }, real: state }), cmds);
     const rounds = await settle(state);
     const violations = await checkInvariants(state);
-    if (options.verbose) process.stderr.write(`model: program ${++program} ${violations.length ? 'FAILED' : 'ok'} in ${Date.now() - started} ms, ${rounds} round(s) to quiescence: ${String(cmds)}\n`);
+    if (options.verbose) process.stderr.write(`model: program ${++program} ${violations.length ? 'FAILED' : 'ok'} in ${Date.now() - started} ms, ${rounds} round(s) to quiescence: ${opening ? `${String(opening)} then ` : ''}${String(cmds)}\n`);
     if (violations.length > 0) throw new InvariantViolation(violations, state.log);
   });
 }
 
 /** Runs the checker; resolves to fast-check's details (`failed`, `seed`, `counterexample`…) without throwing. */
-export async function checkModel(env: WorkerEnvironment, options: ModelRunOptions, commands = ALL_COMMANDS): Promise<fc.RunDetails<[Iterable<fc.AsyncCommand<Model, ProgramState, boolean>>]>> {
+export async function checkModel(env: WorkerEnvironment, options: ModelRunOptions, commands = ALL_COMMANDS): Promise<fc.RunDetails<Program>> {
   return fc.check(modelProperty(env, options, commands), { numRuns: options.runs, seed: options.seed, path: options.path, endOnFailure: false });
 }
 
