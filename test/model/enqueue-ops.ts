@@ -5,6 +5,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import fc from 'fast-check';
 import { forkOf, rowsOf, type ProgramState } from './harness';
+import { cancelTask } from '../../src/runtime/cancel';
 import { modelWork, TASK_MODES, type TaskMode } from './tasks';
 
 /** The model fast-check keeps beside the real system: only what the commands' preconditions need. */
@@ -26,9 +27,19 @@ export interface Invocation {
   readonly delay: number;
   readonly key?: string;
 }
-export type EnqueueScope = 'flush' | 'transaction' | 'savepoint-rollback' | 'caller-rollback';
+/** Where the caller enqueues; `cancel-before-flush` cancels its first invocation in the same transaction before any flush. */
+export type EnqueueScope = 'flush' | 'transaction' | 'savepoint-rollback' | 'caller-rollback' | 'cancel-before-flush';
 
 class CallerRollback extends Error {}
+
+/** An operator's or the app's own cancel of a task it enqueued a moment ago in the same transaction (I5: it sees the buffered row). */
+async function cancelBeforeFlush(state: ProgramState, em: EntityManager, id: string): Promise<void> {
+  try {
+    state.cancelled.add(await cancelTask(em, id));
+  } catch (error) {
+    state.violations.push(`I5: cancelTask of ${id}, enqueued earlier in the same transaction and not flushed yet, was refused: ${(error as Error).message}`);
+  }
+}
 
 const show = (i: Invocation) => `${i.mode}${i.ms ? `:${i.ms}ms` : ''}${i.delay ? `+${i.delay}s` : ''}${i.key ? `#${i.key}` : ''}`;
 
@@ -58,6 +69,7 @@ export class EnqueueCommand implements ModelCommand {
         const [first, ...rest] = this.invocations;
         const outer = this.scope === 'savepoint-rollback' ? [first] : this.invocations;
         for (const i of outer) (this.scope === 'caller-rollback' ? dropped : kept).push(await send(em as EntityManager, i));
+        if (this.scope === 'cancel-before-flush') await cancelBeforeFlush(state, em as EntityManager, kept[0]);
         await em.flush();
         if (this.scope === 'savepoint-rollback' && rest.length > 0) {
           await em.transactional(async (sp) => {
@@ -146,7 +158,7 @@ export const invocation: fc.Arbitrary<Invocation> = fc.record(
 );
 
 export const enqueueCommand: fc.Arbitrary<ModelCommand> = fc
-  .tuple(fc.constantFrom<EnqueueScope>('flush', 'transaction', 'transaction', 'savepoint-rollback', 'caller-rollback'), fc.array(invocation, { minLength: 1, maxLength: 4 }))
+  .tuple(fc.constantFrom<EnqueueScope>('flush', 'transaction', 'transaction', 'savepoint-rollback', 'caller-rollback', 'cancel-before-flush'), fc.array(invocation, { minLength: 1, maxLength: 4 }))
   .map(([scope, invocations]) => new EnqueueCommand(scope, invocations));
 
 export const injectCommand: fc.Arbitrary<ModelCommand> = fc

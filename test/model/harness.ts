@@ -21,6 +21,8 @@ export interface ProgramState {
   readonly committed: Set<string>;
   /** Ids returned inside a scope that rolled back. */
   readonly rolledBack: Set<string>;
+  /** Ids whose cancel was answered with success: they must end CANCELLED and never run. */
+  readonly cancelled: Set<string>;
   /** Violations seen while the program ran (I4, I5), each naming its invariant. */
   readonly violations: string[];
   /** A step log, printed with a failure. */
@@ -53,7 +55,7 @@ export async function startProgram(env: WorkerEnvironment): Promise<ProgramState
   ledger.reset();
   const queue = await env.fauxqs.createQueue(`model-${++programs}`, { visibilityTimeout: 30 });
   configureForQueues({ default: queue }, { sqsClient: env.fauxqs.client });
-  return { env, queue, committed: new Set(), rolledBack: new Set(), violations: [], log: [] };
+  return { env, queue, committed: new Set(), rolledBack: new Set(), cancelled: new Set(), violations: [], log: [] };
 }
 
 export function workerOf(state: ProgramState, concurrency: number): TaskHandler {

@@ -43,6 +43,7 @@ export async function checkInvariants(state: ProgramState): Promise<string[]> {
     if (byId.has(id)) violations.push(`I2: ${brief(byId.get(id)!)} exists although its enqueue rolled back`);
     if (effects.has(id)) violations.push(`I2: ${id} ran although its enqueue rolled back`);
   }
+  for (const id of state.cancelled) if (byId.get(id)?.status !== 'CANCELLED') violations.push(`I5: ${byId.get(id) ? brief(byId.get(id)!) : id} was cancelled (the cancel returned) but is not CANCELLED`);
   for (const row of rows) if (row.status === 'CANCELLED' && effects.has(row.id)) violations.push(`I2: ${brief(row)} ran although it was cancelled`);
 
   // I3 truth: SUCCESS iff the function returned and its write committed with it; FAILED writes rolled back; own errors only.

@@ -41,6 +41,7 @@ export class CancelCommand implements ModelCommand {
     if (!row) return void state.log.push(`${this.toString()} → no row`);
     try {
       const id = await asOperator(state, this.isolation, (em) => cancelTask(em, row.id));
+      state.cancelled.add(id);
       state.log.push(`${this.toString()} → cancelled ${id} (was ${row.status})`);
     } catch (error) {
       if (!isStateError(error)) state.violations.push(`I5: ${this.toString()} of ${row.id}: not a TaskStateError: ${describeError(error)}`);
