@@ -5,8 +5,8 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import fc from 'fast-check';
 import { forkOf, rowsOf, type ProgramState } from './harness';
-import { cancelTask } from '../../src/runtime/cancel';
 import { modelWork, TASK_MODES, type TaskMode } from './tasks';
+import { cancelTask } from '../../src/runtime/cancel';
 
 /** The model fast-check keeps beside the real system: only what the commands' preconditions need. */
 export interface Model {
@@ -89,10 +89,14 @@ export class EnqueueCommand implements ModelCommand {
     ]);
     clearTimeout(timer);
     const elapsed = Date.now() - started;
-    if (outcome === 'timeout') state.violations.push(`I4: ${this.toString()}: the caller's promise did not settle within ${CALLER_BOUND_MS} ms`);
-    else if (outcome !== 'resolved' && !(outcome instanceof CallerRollback && this.scope === 'caller-rollback')) {
+    const asked = this.scope === 'caller-rollback';
+    if (outcome === 'timeout') {
+      state.violations.push(`I4: ${this.toString()}: the caller's promise did not settle within ${CALLER_BOUND_MS} ms`);
+    } else if (outcome === 'resolved' && asked) {
+      state.violations.push(`I4: ${this.toString()}: the caller's rollback did not reject`);
+    } else if (outcome !== 'resolved' && !(outcome instanceof CallerRollback && asked)) {
       state.violations.push(`I4: ${this.toString()}: the caller's promise rejected with ${String((outcome as Error)?.stack ?? outcome)}`);
-    } else if (this.scope === 'caller-rollback' && outcome === 'resolved') state.violations.push(`I4: ${this.toString()}: the caller's rollback did not reject`);
+    }
     for (const id of kept) state.committed.add(id);
     for (const id of dropped) if (!state.committed.has(id)) state.rolledBack.add(id);
     state.log.push(`${this.toString()} → kept ${kept.length}, rolled back ${dropped.length} (${elapsed} ms)`);
