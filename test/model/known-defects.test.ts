@@ -1,0 +1,62 @@
+// The shrunk programs with which the checker found the defects of issue 32 (test/model/FINDINGS.md), replayed as they
+// are: each ran against the unfixed code and broke the invariant named in its title; each must now end with I1–I5 holding.
+import { DeliverCommand } from './delivery-ops';
+import { EnqueueCommand, InjectCommand, type ModelCommand } from './enqueue-ops';
+import { startModelEnvironment, startProgram, stopModelEnvironment } from './harness';
+import { checkInvariants } from './invariants';
+import { CancelCommand, RetryTwiceCommand } from './operator-ops';
+import { settle } from './quiescence';
+import { engine, itOnPostgres } from '../support/database';
+import { quietLogs } from '../support/tasks-env';
+import type { WorkerEnvironment } from '../support/worker-environment';
+
+const ok = { mode: 'ok', ms: 0, delay: 0 } as const;
+
+const PROGRAMS: [string, ModelCommand[]][] = [
+  ['1 (I1): the same message twice in one batch at c2 runs once', [
+    new EnqueueCommand('flush', [ok]),
+    new DeliverCommand({ max: 1, concurrency: 2, duplicate: 0, deadline: false }),
+  ]],
+  ['2 (I5): two operators retrying one FAILED task make one attempt', [
+    new EnqueueCommand('flush', [{ mode: 'throw', ms: 0, delay: 0 }]),
+    new DeliverCommand({ max: 1, concurrency: 1, deadline: false }),
+    new RetryTwiceCommand('none', 0),
+  ]],
+  ['2 (I5): … and one CANCELLED task, in a REPEATABLE READ transaction each', [
+    new EnqueueCommand('flush', [ok]),
+    new CancelCommand('none', 0),
+    new RetryTwiceCommand('repeatable read', 0),
+  ]],
+  ['3 (I3): an operator’s uncommitted cancel of the next delivery does not fail the task before it', [
+    new EnqueueCommand('flush', [ok, ok]),
+    new DeliverCommand({ max: 2, concurrency: 1, deadline: false, lock: { kind: 'uncommitted-cancel', index: 0, end: 'commit' } }),
+  ]],
+  ['4 (I3): a hard timeout inside a savepoint does not reach the next task on its connection', [
+    new EnqueueCommand('flush', [ok, { ...ok, delay: 1 }]),
+    new EnqueueCommand('flush', [{ mode: 'hang-savepoint', ms: 0, delay: 0 }, { mode: 'ok', ms: 600, delay: 0 }]),
+    new InjectCommand('copy', 'ok', 0),
+  ]],
+  ['5 (I2): a deadline re-send of a body without task_id leaves no row QUEUED', [
+    new InjectCommand('no-task-id', 'ok', 0),
+    new DeliverCommand({ max: 1, concurrency: 1, deadline: true }),
+  ]],
+  ['7 (I5): cancelTask before the first flush cancels the task enqueued in its transaction', [
+    new EnqueueCommand('cancel-before-flush', [ok, ok]),
+  ]],
+];
+
+describe(`The model checker's findings, replayed (${engine})`, () => {
+  quietLogs();
+  let env: WorkerEnvironment | undefined;
+  beforeAll(async () => {
+    if (engine === 'postgres') env = await startModelEnvironment();
+  }, 60_000);
+  afterAll(() => stopModelEnvironment(env));
+
+  itOnPostgres.each(PROGRAMS)('defect %s', async (_title, program) => {
+    const state = await startProgram(env!);
+    for (const command of program) await command.run({ enqueued: 0 }, state);
+    await settle(state);
+    expect({ program: program.map(String), violations: await checkInvariants(state) }).toEqual({ program: program.map(String), violations: [] });
+  }, 120_000);
+});
