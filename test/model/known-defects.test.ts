@@ -31,11 +31,9 @@ const PROGRAMS: [string, ModelCommand[]][] = [
     new EnqueueCommand('flush', [ok, ok]),
     new DeliverCommand({ max: 2, concurrency: 1, deadline: false, lock: { kind: 'uncommitted-cancel', index: 0, end: 'commit' } }),
   ]],
-  ['4 (I3): a hard timeout inside a savepoint does not reach the next task on its connection', [
-    new EnqueueCommand('flush', [ok, { ...ok, delay: 1 }]),
-    new EnqueueCommand('flush', [{ mode: 'hang-savepoint', ms: 0, delay: 0 }, { mode: 'ok', ms: 600, delay: 0 }]),
-    new InjectCommand('copy', 'ok', 0),
-  ]],
+  // Defect 4 (MikroORM 7, I3) is not replayed here: its shrunk program (FINDINGS.md) depends on when the abandoned
+  // run's next statement meets the next task, and failed alone on the unfixed code only now and then. The checker's
+  // programs reach it; a deterministic test of it is test/runtime/hard-timeout-connections.test.ts.
   ['5 (I2): a deadline re-send of a body without task_id leaves no row QUEUED', [
     new InjectCommand('no-task-id', 'ok', 0),
     new DeliverCommand({ max: 1, concurrency: 1, deadline: true }),
