@@ -33,10 +33,12 @@ export type EnqueueScope = 'flush' | 'transaction' | 'savepoint-rollback' | 'cal
 class CallerRollback extends Error {}
 
 /** An operator's or the app's own cancel of a task it enqueued a moment ago in the same transaction (I5: it sees the buffered row). */
-async function cancelBeforeFlush(state: ProgramState, em: EntityManager, id: string): Promise<void> {
+async function cancelBeforeFlush(state: ProgramState, em: EntityManager, id: string, keyed: boolean): Promise<void> {
   try {
     state.cancelled.add(await cancelTask(em, id));
   } catch (error) {
+    // A key already taken returns the existing task's id, which may have run meanwhile: refusing that is right.
+    if (keyed && (error as Error).name === 'TaskStateError') return;
     state.violations.push(`I5: cancelTask of ${id}, enqueued earlier in the same transaction and not flushed yet, was refused: ${(error as Error).message}`);
   }
 }
@@ -69,7 +71,7 @@ export class EnqueueCommand implements ModelCommand {
         const [first, ...rest] = this.invocations;
         const outer = this.scope === 'savepoint-rollback' ? [first] : this.invocations;
         for (const i of outer) (this.scope === 'caller-rollback' ? dropped : kept).push(await send(em as EntityManager, i));
-        if (this.scope === 'cancel-before-flush') await cancelBeforeFlush(state, em as EntityManager, kept[0]);
+        if (this.scope === 'cancel-before-flush') await cancelBeforeFlush(state, em as EntityManager, kept[0], first.key !== undefined);
         await em.flush();
         if (this.scope === 'savepoint-rollback' && rest.length > 0) {
           await em.transactional(async (sp) => {
