@@ -47,6 +47,19 @@ export async function stopModelEnvironment(env: WorkerEnvironment | undefined): 
   await stopWorkerEnvironment(env);
 }
 
+/**
+ * A describe block's model environment (PostgreSQL only: the run log needs a second connection), started before
+ * its tests and stopped after them; the returned getter gives it to a test.
+ */
+export function useModelEnvironment(engine: 'postgres' | 'pglite'): () => WorkerEnvironment {
+  let env: WorkerEnvironment | undefined;
+  beforeAll(async () => {
+    if (engine === 'postgres') env = await startModelEnvironment();
+  }, 60_000);
+  afterAll(() => stopModelEnvironment(env));
+  return () => env!;
+}
+
 /** A new program: empty tables, a new queue (nothing in flight from the last one), a fresh ledger. */
 export async function startProgram(env: WorkerEnvironment): Promise<ProgramState> {
   const idle = await ledger.idle();

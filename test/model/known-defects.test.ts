@@ -2,13 +2,12 @@
 // are: each ran against the unfixed code and broke the invariant named in its title; each must now end with I1–I5 holding.
 import { DeliverCommand } from './delivery-ops';
 import { EnqueueCommand, InjectCommand, type ModelCommand } from './enqueue-ops';
-import { startModelEnvironment, startProgram, stopModelEnvironment } from './harness';
+import { startProgram, useModelEnvironment } from './harness';
 import { checkInvariants } from './invariants';
 import { CancelCommand, RetryTwiceCommand } from './operator-ops';
 import { settle } from './quiescence';
 import { engine, itOnPostgres } from '../support/database';
 import { quietLogs } from '../support/tasks-env';
-import type { WorkerEnvironment } from '../support/worker-environment';
 
 const ok = { mode: 'ok', ms: 0, delay: 0 } as const;
 
@@ -45,14 +44,10 @@ const PROGRAMS: [string, ModelCommand[]][] = [
 
 describe(`The model checker's findings, replayed (${engine})`, () => {
   quietLogs();
-  let env: WorkerEnvironment | undefined;
-  beforeAll(async () => {
-    if (engine === 'postgres') env = await startModelEnvironment();
-  }, 60_000);
-  afterAll(() => stopModelEnvironment(env));
+  const environment = useModelEnvironment(engine);
 
   itOnPostgres.each(PROGRAMS)('defect %s', async (_title, program) => {
-    const state = await startProgram(env!);
+    const state = await startProgram(environment());
     for (const command of program) await command.run({ enqueued: 0 }, state);
     await settle(state);
     expect({ program: program.map(String), violations: await checkInvariants(state) }).toEqual({ program: program.map(String), violations: [] });

@@ -3,27 +3,22 @@
 import fc from 'fast-check';
 import { DeliverCommand } from './delivery-ops';
 import { EnqueueCommand, InjectCommand, type ModelCommand } from './enqueue-ops';
-import { startModelEnvironment, stopModelEnvironment } from './harness';
+import { useModelEnvironment } from './harness';
 import { assertModel, checkModel, runOptionsFromEnv } from './runner';
 import * as claims from '../../src/runtime/records/claim';
 import type { TaskRow } from '../../src/runtime/records/row';
 import { engine, itOnPostgres } from '../support/database';
 import { quietLogs } from '../support/tasks-env';
-import type { WorkerEnvironment } from '../support/worker-environment';
 
 /** The CI budget: about 2 minutes on 2 busy cores. */
 const CI_BUDGET = { runs: 20, seed: 20261203 };
 
 describe(`The model checker: invariants I1–I5 over generated programs (${engine})`, () => {
   quietLogs();
-  let env: WorkerEnvironment | undefined;
-  beforeAll(async () => {
-    if (engine === 'postgres') env = await startModelEnvironment();
-  }, 60_000);
-  afterAll(() => stopModelEnvironment(env));
+  const environment = useModelEnvironment(engine);
 
   itOnPostgres('every program ends with I1–I5 holding', async () => {
-    await assertModel(env!, runOptionsFromEnv(CI_BUDGET));
+    await assertModel(environment(), runOptionsFromEnv(CI_BUDGET));
   }, 24 * 3600_000);
 
   itOnPostgres('it can fail: with a claim that takes a row twice, it reports I1 with a seed and a shrunk program', async () => {
@@ -32,7 +27,7 @@ describe(`The model checker: invariants I1–I5 over generated programs (${engin
     const broken = jest.spyOn(claims, 'claim').mockImplementation(async (em, id, taskName, messageId) => {
       const row = await claim(em, id, taskName, messageId);
       if (row) return row;
-      const [again] = await env!.db.sql<TaskRow>('select * from "task_record" where "id" = ? and "task_name" = ?', [id, taskName]);
+      const [again] = await environment().db.sql<TaskRow>('select * from "task_record" where "id" = ? and "task_name" = ?', [id, taskName]);
       return again ?? null;
     });
     // Programs of three operations: enqueue, deliver, and a second copy of a row's message (SQS delivers at least once).
@@ -43,7 +38,7 @@ describe(`The model checker: invariants I1–I5 over generated programs (${engin
     ];
     try {
       // Act
-      const details = await checkModel(env!, { runs: 20, seed: 42, maxCommands: 5, exclude: ['hang', 'hang-savepoint', 'throw'] }, commands);
+      const details = await checkModel(environment(), { runs: 20, seed: 42, maxCommands: 5, exclude: ['hang', 'hang-savepoint', 'throw'] }, commands);
       // Assess
       expect(details.failed).toBe(true);
       const report = fc.defaultReportMessage(details)!;
