@@ -210,7 +210,7 @@ describe('attack: batch claims', () => {
     const handled = h({ Records: [recordOf(x)] }, lambdaContext());
     try {
       // wait until the task's SUCCESS statement waits for the operator's lock, then past the hard timeout (5 s)
-      await waitFor(async () => (await db.sql<{ c: number }>("select count(*)::int as c from pg_stat_activity where wait_event_type = 'Lock' and query like '%SUCCESS%'"))[0].c > 0);
+      await waitFor(async () => (await db.sql<{ c: number }>("select count(*)::int as c from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%SUCCESS%'"))[0].c > 0);
       await new Promise((r) => setTimeout(r, 5_500)); // the hard timeout is a clock: nothing to poll before it
       await lock!.end('commit');
       await handled;
@@ -316,8 +316,8 @@ describe('attack: batch claims', () => {
     };
     const h = createHandler({ tasks: [note], orm: db.orm, concurrency: 1 });
     const handled = h({ Records: withNext ? [recordOf(x), recordOf(y)] : [recordOf(x)] }, lambdaContext());
-    await waitFor(async () => (await db.sql<{ c: number }>("select count(*)::int as c from pg_stat_activity where wait_event = 'PgSleep'"))[0].c > 0);
-    await db.sql("select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'PgSleep'");
+    await waitFor(async () => (await db.sql<{ c: number }>("select count(*)::int as c from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'"))[0].c > 0);
+    await db.sql("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'");
     expect(((await handled) as SqsBatchResponse).batchItemFailures).toEqual([]);
     if (withNext) {
       expect(await statuses([y])).toEqual(['SUCCESS']);

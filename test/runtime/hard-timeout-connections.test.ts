@@ -217,7 +217,7 @@ describe(`A hard timeout frees its connection (${engine})`, () => {
       await deliver(source(), handler, { messages: await messagesOf([nextId]) });
       expect(await getTask(fork(), nextId)).toMatchObject({ status: TaskStatus.SUCCESS, result: `after ${hang}` });
       expect(await marks('holds spare')).toEqual([]);
-      const sleeping = await db.sql<{ n: number }>("select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep%' and state = 'active' and pid <> pg_backend_pid()");
+      const sleeping = await db.sql<{ n: number }>("select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'select pg_sleep%' and state = 'active' and pid <> pg_backend_pid()");
       expect(sleeping[0].n).toBe(0);
       spare.release.resolve();
       expect(unhandled).toEqual([]);

@@ -133,7 +133,7 @@ describe(`Timeouts and deadlines in the worker (${engine})`, () => {
     expect(await getTask(fork(), id)).toMatchObject({ status: TaskStatus.FAILED, note: 'hard timeout' });
     await sleep(200);
     expect(await marks('sql sleeper')).toBe(0);
-    const sleeping = await db.sql<{ n: string }>("select count(*) as n from pg_stat_activity where query like 'select pg_sleep%' and state = 'active'");
+    const sleeping = await db.sql<{ n: string }>("select count(*) as n from pg_stat_activity where datname = current_database() and query like 'select pg_sleep%' and state = 'active'");
     expect(Number(sleeping[0].n)).toBe(0);
     expect(unhandled).toEqual([]);
   });
